@@ -1,0 +1,41 @@
+"""`gen build`: every node profile under the given paths rendered into a directory."""
+
+from pathlib import Path
+
+from generator.emit import write_artifact
+from generator.errors import ProfileError, UsageError
+from generator.pipeline import checked_profile, is_node_profile, node_from_profile
+
+
+def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """(profile, its path relative to the folder given) for every YAML file, sorted."""
+    found = []
+    for root in paths:
+        if root.is_dir():
+            found += [(p, p.relative_to(root)) for p in sorted(root.rglob("*.yaml"))]
+        elif root.is_file():
+            found.append((root, Path(root.name)))
+        else:
+            raise UsageError(f"{root}: no such file or folder")
+    return found
+
+
+def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
+    from generator.carriers import CARRIERS
+
+    nodes, problems = [], []
+    for profile, relative in find_profiles(paths):
+        try:
+            if is_node_profile(checked_profile(profile)):
+                nodes.append((node_from_profile(profile, secrets_dir), relative))
+        except ProfileError as exc:
+            problems += exc.problems
+    if problems:  # nothing is written unless every profile is good
+        raise ProfileError(problems)
+    written = []
+    for node, relative in nodes:
+        for suffix, render in CARRIERS.items():
+            target = out_dir / relative.with_suffix(suffix)
+            write_artifact(target, render(node))
+            written.append(target)
+    return written

@@ -1,0 +1,105 @@
+"""Command line: a thin shell over generator.pipeline and the carriers. Exit 0 ok, 2 bad input, 1 bug."""
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from generator import SCHEMA_PATH
+from generator.emit import write_artifact
+from generator.errors import ProfileError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot.")
+
+SecretsDir = typer.Option(None, "--secrets-dir", envvar="K8S_FIRSTBOOT_SECRETS_DIR",
+                          help="Where cluster secrets files live (default: ~/.local/state/k8s-firstboot).")
+Output = typer.Option(None, "-o", "--output", help="Write to this file (0600) instead of stdout.")
+
+
+@app.command("ks")
+def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir):
+    """Kickstart for the node PROFILE describes."""
+    from generator.kickstart import render_kickstart
+    from generator.pipeline import node_from_profile
+
+    node = node_from_profile(profile, secrets_dir)
+    write_artifact(output, render_kickstart(node))
+
+
+@app.command("plan")
+def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
+    """The steps this host will run, phase by phase."""
+    from generator.pipeline import node_from_profile
+    from generator.plan import plan
+
+    node = node_from_profile(profile, secrets_dir)
+    print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
+          f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
+    phase = None
+    for number, step in enumerate(plan(node), 1):
+        if step.phase != phase:
+            phase = step.phase
+            where = ("in the installer's %post / cloud-init runcmd" if phase == "prepare"
+                     else "on first boot (k8s-firstboot.service / cloud-init runcmd)")
+            print(f"\n{phase} — {where}")
+        print(f"  {number:2}. {step.title}")
+    for warning in node.warnings:
+        print(f"\nwarning: {warning}")
+
+
+@app.command("validate")
+def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = SecretsDir):
+    """Check profiles (schema, rules, rendered artifacts); prints problems, exit 2 if any."""
+    from generator.validate import validate_profiles
+
+    problems, notes = validate_profiles(profiles, secrets_dir)
+    for note in notes:
+        print(note)
+    if problems:
+        raise ProfileError(problems)
+
+
+@app.command("build")
+def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--output", help="Directory for the artifacts."),
+                  secrets_dir: Optional[Path] = SecretsDir):
+    """Every node profile under PATHs into DIR, one artifact per node and format."""
+    from generator.build import build
+
+    for written in build(paths, output, secrets_dir):
+        print(written)
+
+
+@app.command("schema")
+def schema_command():
+    """Print the profile JSON Schema (for editors)."""
+    sys.stdout.write(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app(standalone_mode=False)
+    except ProfileError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        sys.exit(2)
+    except UsageError as exc:
+        print(f"gen: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        sys.exit(getattr(exc, "exit_code", getattr(exc, "code", 0)))
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 1
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        print(f"gen: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,128 @@
+"""Config files the node needs, built as data and dumped (never templated YAML/INI text)."""
+
+import yaml
+
+from generator.model import Node, RepoFile
+
+KUBEADM_GROUP = "kubeadm.k8s.io"
+NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+
+MODULES = ("overlay", "br_netfilter")
+SYSCTLS = (
+    ("net.bridge.bridge-nf-call-iptables", "1"),
+    ("net.ipv4.ip_forward", "1"),
+    ("net.bridge.bridge-nf-call-ip6tables", "1"),
+)
+
+
+def dump_yaml_documents(documents: list[dict]) -> str:
+    return "---\n".join(yaml.safe_dump(d, sort_keys=False, default_flow_style=False) for d in documents)
+
+
+def _node_registration(node: Node) -> dict:
+    return {"name": node.hostname, "criSocket": node.kube.cri_socket}
+
+
+def _kubelet_configuration(node: Node) -> dict:
+    config = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
+    if node.kube.endpoint_in_kubelet_config:
+        config["containerRuntimeEndpoint"] = node.kube.cri_socket
+    return config
+
+
+def kubeadm_config(node: Node) -> str:
+    """InitConfiguration+ClusterConfiguration+KubeletConfiguration, or a JoinConfiguration."""
+    k = node.kube
+    api = f"{KUBEADM_GROUP}/{k.kubeadm_api}"
+    if node.action == "init":
+        init = {
+            "apiVersion": api,
+            "kind": "InitConfiguration",
+            "bootstrapTokens": [{
+                "token": node.join.token,
+                "description": "k8s-firstboot: nodes of this cluster join with it",
+                "ttl": k.token_ttl,
+                "usages": ["signing", "authentication"],
+                "groups": [NODE_TOKEN_GROUP],
+            }],
+            "nodeRegistration": _node_registration(node),
+        }
+        if k.advertise_address:
+            init["localAPIEndpoint"] = {"advertiseAddress": k.advertise_address, "bindPort": 6443}
+        cluster = {
+            "apiVersion": api,
+            "kind": "ClusterConfiguration",
+            "clusterName": node.cluster,
+            "kubernetesVersion": f"v{k.version}",
+            "controlPlaneEndpoint": node.endpoint,
+            "imageRepository": k.image_repository,
+            "networking": {"podSubnet": k.pod_cidr, "serviceSubnet": k.service_cidr},
+        }
+        return dump_yaml_documents([init, cluster, _kubelet_configuration(node)])
+    join = {
+        "apiVersion": api,
+        "kind": "JoinConfiguration",
+        "discovery": {
+            "bootstrapToken": {
+                "apiServerEndpoint": node.endpoint,
+                "token": node.join.token,
+                "caCertHashes": [node.join.ca_cert_hash],
+            },
+            "tlsBootstrapToken": node.join.token,
+        },
+        "nodeRegistration": _node_registration(node),
+    }
+    if node.action == "join-control-plane":
+        join["controlPlane"] = {"localAPIEndpoint": {"bindPort": 6443}}
+        if k.advertise_address:
+            join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"] = k.advertise_address
+    return dump_yaml_documents([join])
+
+
+def repo_file(repo_file: RepoFile) -> str:
+    sections = []
+    for r in repo_file.repos:
+        lines = [f"[{r.id}]", f"name={r.name}", f"baseurl={r.baseurl}", "enabled=1"]
+        lines.append(f"gpgcheck={1 if r.gpgkey else 0}")
+        if r.gpgkey:
+            lines.append(f"repo_gpgcheck={1 if r.repo_gpgcheck else 0}")
+            lines.append("gpgkey=" + " ".join(r.gpgkey))
+        if r.exclude:
+            lines.append("exclude=" + " ".join(r.exclude))
+        if r.module_hotfixes:
+            lines.append("module_hotfixes=1")
+        sections.append("\n".join(lines) + "\n")
+    return "\n".join(sections)
+
+
+def modules_load() -> str:
+    return "# loaded at every boot for CRI-O and kube-proxy (k8s-firstboot)\n" + "\n".join(MODULES) + "\n"
+
+
+def sysctl_conf() -> str:
+    return "# needed by Kubernetes networking (k8s-firstboot)\n" + "".join(f"{k} = {v}\n" for k, v in SYSCTLS)
+
+
+def crio_dropin(node: Node) -> str:
+    return (
+        "# k8s-firstboot: match the kubelet's cgroup driver and kubeadm's pause image\n"
+        "[crio.runtime]\n"
+        'cgroup_manager = "systemd"\n'
+        "\n"
+        "[crio.image]\n"
+        f'pause_image = "{node.kube.pause_image}"\n'
+    )
+
+
+def kubelet_sysconfig(node: Node) -> str:
+    """/etc/sysconfig/kubelet: only flags that exist in this Kubernetes minor."""
+    args = []
+    if node.kube.container_runtime_flag:
+        args.append("--container-runtime=remote")
+    if not node.kube.endpoint_in_kubelet_config:
+        args += ["--cgroup-driver=systemd", f"--container-runtime-endpoint={node.kube.cri_socket}"]
+    return f"KUBELET_EXTRA_ARGS={' '.join(args)}\n"
+
+
+def hosts_block(node: Node) -> str:
+    return "".join(f"{h.ip} {' '.join(h.names)}\n" for h in node.hosts)

@@ -1,0 +1,34 @@
+"""The Kickstart carrier: an unattended install whose %post installs and prepares the bootstrap."""
+
+import ipaddress
+import posixpath
+
+from generator.model import Node
+from generator.render import TEXT, NodeFile, node_files
+
+DELIMITER = "K8S_FIRSTBOOT_EOF"
+
+
+def heredoc_delimiter(files: list[NodeFile]) -> str:
+    """A heredoc end marker that no embedded file contains as a line."""
+    lines = {line for f in files for line in f.content.splitlines()}
+    delimiter, n = DELIMITER, 0
+    while delimiter in lines:
+        n += 1
+        delimiter = f"{DELIMITER}_{n}"
+    return delimiter
+
+
+def render_kickstart(node: Node, files: list[NodeFile] | None = None) -> str:
+    files = files if files is not None else node_files(node)
+    for f in files:
+        if not f.content.endswith("\n"):
+            raise ValueError(f"{f.path}: embedded files must end with a newline")
+    static = None
+    if node.network.bootproto == "static":
+        iface = ipaddress.IPv4Interface(node.network.address)
+        static = {"ip": str(iface.ip), "netmask": str(iface.netmask)}
+    env = TEXT.overlay()
+    env.filters["dirname"] = posixpath.dirname
+    return env.get_template("kickstart.ks.j2").render(node=node, files=files, static=static,
+                                                       delimiter=heredoc_delimiter(files))

@@ -1,0 +1,167 @@
+"""Strict YAML loading: duplicate keys, aliases and odd tags are errors; every value keeps its file:line.
+
+`extends: other.yaml` merges a parent profile under this one (mappings merge key by key,
+everything else is replaced by the child), so role profiles can share one cluster file.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from generator.errors import Problem, ProfileError
+
+KeyPath = tuple[str | int, ...]
+STANDARD_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+def dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class Document:
+    """A loaded profile: plain data plus where each value came from."""
+
+    data: dict
+    origins: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def locate(self, path: KeyPath) -> tuple[str, int]:
+        """file and line of a key path, or of its nearest ancestor that exists."""
+        path = tuple(path)
+        while path not in self.origins and path:
+            path = path[:-1]
+        return self.origins.get(path, (self.files[0] if self.files else "?", 0))
+
+    def problem(self, path: KeyPath, message: str) -> Problem:
+        file, line = self.locate(path)
+        return Problem(file, line, dotted(path), message)
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.origins: dict[KeyPath, tuple[str, int]] = {}
+        self.problems: list[Problem] = []
+        self._scalars = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: KeyPath):
+        self.origins[path] = (self.file, node.start_mark.line + 1)
+        if node.tag not in STANDARD_TAGS:
+            self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; write plain values")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            result: dict = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._fail(key_node, path, "keys must be plain strings")
+                    continue
+                key = key_node.value
+                if key == "<<":
+                    self._fail(key_node, path, "YAML merge keys (<<) are not allowed; use `extends:`")
+                    continue
+                if key in result:
+                    self._fail(key_node, path + (key,), f"duplicate key {key!r} (already set above)")
+                    continue
+                result[key] = self.build(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalars.construct_object(node)
+
+    def _fail(self, node: yaml.Node, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.file, node.start_mark.line + 1, dotted(path), message))
+
+
+def _read_text(path: Path, display: str) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError([Problem(display, 0, "", "file not found")]) from None
+    except OSError as exc:
+        raise ProfileError([Problem(display, 0, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ProfileError([Problem(display, line, "", "not UTF-8 text (save the file as UTF-8)")]) from None
+
+
+def load_file(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPath, tuple[str, int]]]:
+    """One YAML file as a mapping plus origins, without following `extends`."""
+    display = display or str(path)
+    text = _read_text(path, display)
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ProfileError([Problem(display, event.start_mark.line + 1, "",
+                                            "YAML anchors and aliases are not allowed; write values out or use `extends:`")])
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ProfileError([Problem(display, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise ProfileError([Problem(display, 0, "", f"YAML error: {exc}")]) from None
+    if len(nodes) > 1:
+        raise ProfileError([Problem(display, nodes[1].start_mark.line + 1, "", "one YAML document per profile, found several")])
+    if not nodes or (isinstance(nodes[0], yaml.ScalarNode) and nodes[0].tag.endswith(":null")):
+        raise ProfileError([Problem(display, 1, "", "the profile is empty; it must be a mapping such as `role: worker`")])
+    root = nodes[0]
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        raise ProfileError([Problem(display, root.start_mark.line + 1, "",
+                                    f"the profile must be a mapping of keys (like `role: worker`), not {kind}")])
+    builder = _Builder(display)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise ProfileError(builder.problems)
+    return data, builder.origins
+
+
+def _merge(base: dict, base_origins: dict, child: dict, child_origins: dict, path: KeyPath = ()):
+    merged = dict(base)
+    origins = {p: o for p, o in base_origins.items()}
+    for key, value in child.items():
+        sub = path + (key,)
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key], origins = _merge(merged[key], origins, value, child_origins, sub)
+            origins[sub] = child_origins[sub]
+            continue
+        # the child replaces this subtree: drop the parent's origins below it
+        origins = {p: o for p, o in origins.items() if p[: len(sub)] != sub}
+        origins.update({p: o for p, o in child_origins.items() if p[: len(sub)] == sub})
+        merged[key] = value
+    return merged, origins
+
+
+def load_profile(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
+    """Load a profile and everything it extends, as one Document."""
+    path = Path(path)
+    display = str(path)
+    resolved = path.resolve()
+    data, origins = load_file(path, display)
+    files = [display]
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return Document(data, origins, files)
+    where = origins.get(("extends",), (display, 0))
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise ProfileError([Problem(*where, "extends", "must be the path of another profile, such as `cluster.yaml`")])
+    parent_path = (path.parent / parent_ref)
+    chain = _chain + (resolved,)
+    if parent_path.resolve() in chain:
+        cycle = " -> ".join(p.name for p in chain + (parent_path.resolve(),))
+        raise ProfileError([Problem(*where, "extends", f"extends cycle: {cycle}")])
+    if not parent_path.is_file():
+        raise ProfileError([Problem(*where, "extends", f"file {parent_ref!r} not found (looked in {path.parent or '.'}/)")])
+    parent = load_profile(parent_path, chain)
+    merged, merged_origins = _merge(parent.data, parent.origins, data, origins)
+    merged_origins[()] = (display, 1)
+    return Document(merged, merged_origins, files + parent.files)

@@ -1,0 +1,137 @@
+"""The resolved node: every decision made, nothing left to look up. Renderers read only this."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class YumRepo:
+    id: str
+    name: str
+    baseurl: str
+    gpgkey: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    repo_gpgcheck: bool = False
+    module_hotfixes: bool = False
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    path: str
+    repos: tuple[YumRepo, ...]
+
+
+@dataclass(frozen=True)
+class OsSpec:
+    key: str             # e.g. rocky-9
+    name: str            # "Rocky Linux 9"
+    distro: str
+    major: int
+    ks_handler: str      # pykickstart handler that validates this OS's Kickstart
+    install_url: str
+    appstream_url: str   # extra repository Anaconda needs (empty when the tree holds everything)
+    update: bool
+    selinux: str
+    firewall: str
+    timezone: str
+    language: str
+    keyboard: str
+    disk: str
+    zram_swap: bool      # Fedora turns on swap on zram by default
+
+
+@dataclass(frozen=True)
+class KubeSpec:
+    minor: str                 # "1.34"
+    version: str               # what the packages are pinned to: "1.34" (newest patch) or "1.34.2"
+    kubeadm_api: str           # v1beta2 | v1beta3 | v1beta4
+    container_runtime_flag: bool
+    endpoint_in_kubelet_config: bool
+    cri_socket: str
+    image_repository: str
+    pause_image: str
+    control_plane_taints: tuple[str, ...]
+    crio_conmon_path_fix: bool
+    crio_bridge_cni_files: tuple[str, ...]
+    pod_cidr: str
+    service_cidr: str
+    endpoint_host: str
+    endpoint_port: int
+    advertise_address: str
+    token_ttl: str
+
+
+@dataclass(frozen=True)
+class CniSpec:
+    plugin: str
+    version: str
+    manifest_url: str
+    ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Join:
+    token: str
+    ca_cert_hash: str
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Files a control plane needs before kubeadm runs: relative path under pki/ -> PEM text."""
+    files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Admin:
+    name: str
+    password_hash: str
+    ssh_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    ip: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Network:
+    bootproto: str
+    device: str
+    address: str   # with prefix, static only
+    gateway: str
+    nameservers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    source: str
+    role: str                  # control-plane | worker
+    action: str                # init | join-control-plane | join
+    hostname: str
+    cluster: str
+    os: OsSpec
+    network: Network
+    kube: KubeSpec
+    cni: CniSpec
+    join: Join
+    pki: Pki | None            # only on control planes
+    repo_files: tuple[RepoFile, ...]
+    packages: tuple[str, ...]          # installed before CRI-O (tools the steps need)
+    crio_packages: tuple[str, ...]
+    kube_packages: tuple[str, ...]     # pinned names: kubelet-1.34.* ...
+    firewall_ports: tuple[str, ...]
+    hosts: tuple[HostEntry, ...]
+    root_password_hash: str
+    root_locked: bool
+    admin: Admin | None
+    step_timeout: int
+    retry_delay: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.kube.endpoint_host}:{self.kube.endpoint_port}"

@@ -1,0 +1,63 @@
+"""The bootstrap sequence, written once: which steps this node runs, in which phase, in which order.
+
+Each step's shell lives in templates/steps/<name>.sh.j2; the Kickstart and cloud-init carriers both
+embed the one script rendered from this list. The order follows the classic recipe (seed 000).
+"""
+
+from dataclasses import dataclass
+
+from generator.model import Node
+
+PREPARE, BOOT = "prepare", "boot"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    phase: str
+    title: str
+
+
+def plan(node: Node) -> list[Step]:
+    k, os_ = node.kube, node.os
+    init = node.action == "init"
+    control_plane = node.is_control_plane
+    firewall = {
+        "ports": f"firewalld: open {', '.join(node.firewall_ports)}",
+        "trusted": "firewalld: default zone 'trusted'",
+        "disabled": "firewalld disabled",
+    }[os_.firewall]
+    candidates: list[tuple[bool, str, str, str]] = [
+        (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
+        (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
+        (True, "firewall", PREPARE, firewall),
+        (True, "selinux_config", PREPARE, f"SELinux {os_.selinux} from the next boot on (/etc/selinux/config)"),
+        (True, "base_packages", PREPARE, f"install {', '.join(node.packages)}"),
+        (True, "crio_install", PREPARE, f"install CRI-O {k.minor} ({', '.join(node.crio_packages)})"),
+        (k.crio_conmon_path_fix, "crio_conmon_fix", PREPARE, "point crio.conf at /usr/bin/conmon"),
+        (bool(k.crio_bridge_cni_files), "crio_bridge_cni_remove", PREPARE,
+         "remove CRI-O's sample bridge CNI config so it cannot fight the cluster CNI"),
+        (True, "crio_enable", PREPARE, "enable crio.service"),
+        (True, "kube_install", PREPARE, f"install {', '.join(node.kube_packages)} (excluded from later updates)"),
+        (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
+        (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
+        (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
+        (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
+        (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
+        (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),
+        (True, "swap_off", BOOT, "swapoff -a"),
+        (True, "crio_start", BOOT, "start CRI-O"),
+        (control_plane, "pki_install", BOOT, "install the cluster CAs into /etc/kubernetes/pki"),
+        (True, "images_pull", BOOT,
+         "pull the control-plane images" if control_plane else f"pull {k.pause_image}"),
+        (init, "kubeadm_init", BOOT, f"kubeadm init (Kubernetes {k.version}, pods {k.pod_cidr}, services {k.service_cidr})"),
+        (not init, "api_wait", BOOT, f"wait for the API server at {node.endpoint}"),
+        (not init, "kubeadm_join", BOOT,
+         f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
+        (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),
+        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"),
+        (True, "node_ready", BOOT, f"wait until node {node.hostname} is Ready"),
+        (True, "cleanup_secrets", BOOT, "remove the kubeadm config (bootstrap token) and CA copies"),
+        (True, "finish", BOOT, "done-marker, login banner, console message"),
+    ]
+    return [Step(name, phase, title) for wanted, name, phase, title in candidates if wanted]

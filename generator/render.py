@@ -1,0 +1,102 @@
+"""Render the node's files: the one bootstrap script, its systemd unit and its config files.
+
+Both carriers (Kickstart, cloud-init) embed exactly this list, so a step is never written twice.
+"""
+
+import shlex
+from dataclasses import dataclass
+
+import jinja2
+
+from generator import TEMPLATES_DIR, configs
+from generator.model import Node
+from generator.plan import Step, plan
+
+SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
+UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
+CONFIG_DIR = "/etc/k8s-firstboot"
+
+
+@dataclass(frozen=True)
+class NodeFile:
+    path: str
+    content: str
+    mode: int = 0o644
+    secret: bool = False   # holds keys or the bootstrap token
+
+
+class Raw(str):
+    """Text a template may emit into shell unquoted (already safe)."""
+
+
+def _shell_value(value) -> str:
+    if isinstance(value, Raw):
+        return value
+    if value is None:
+        return ""
+    return shlex.quote(str(value))
+
+
+def _shell_words(values) -> Raw:
+    return Raw(" ".join(shlex.quote(str(v)) for v in values))
+
+
+def _environment(shell: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_shell_value if shell else None,
+    )
+    env.filters["raw"] = Raw
+    env.filters["shell_words"] = _shell_words
+    return env
+
+
+SHELL = _environment(shell=True)
+TEXT = _environment(shell=False)
+
+
+@dataclass(frozen=True)
+class RenderedStep:
+    name: str
+    phase: str
+    title: str
+    body: str
+
+
+def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
+    steps = steps if steps is not None else plan(node)
+    rendered = [
+        RenderedStep(s.name, s.phase, s.title, SHELL.get_template(f"steps/{s.name}.sh.j2").render(node=node).strip())
+        for s in steps
+    ]
+    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered)
+
+
+def firstboot_unit(node: Node) -> str:
+    return TEXT.get_template("k8s-firstboot.service.j2").render(node=node)
+
+
+def node_files(node: Node) -> list[NodeFile]:
+    """Every file the carrier writes before running the prepare phase, script first."""
+    files = [
+        NodeFile(SCRIPT_PATH, bootstrap_script(node), 0o755),
+        NodeFile(UNIT_PATH, firstboot_unit(node)),
+    ]
+    files += [NodeFile(r.path, configs.repo_file(r)) for r in node.repo_files]
+    files += [
+        NodeFile("/etc/modules-load.d/k8s-firstboot.conf", configs.modules_load()),
+        NodeFile("/etc/sysctl.d/99-kubernetes-cri.conf", configs.sysctl_conf()),
+        NodeFile("/etc/crio/crio.conf.d/90-k8s-firstboot.conf", configs.crio_dropin(node)),
+        NodeFile("/etc/sysconfig/kubelet", configs.kubelet_sysconfig(node)),
+        NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
+    ]
+    if node.hosts:
+        files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.pki:
+        files += [NodeFile(f"{CONFIG_DIR}/pki/{name}", pem, 0o600 if name.endswith(".key") else 0o644,
+                           secret=name.endswith(".key"))
+                  for name, pem in node.pki.files]
+    return files

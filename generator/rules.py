@@ -1,0 +1,102 @@
+"""Semantic rules the JSON Schema cannot express, each reported at the offending key's file:line."""
+
+import ipaddress
+
+from generator import releases
+from generator.errors import Problem, ProfileError
+from generator.load import Document
+
+# keys a node profile needs once everything it extends is merged
+NODE_REQUIRED = (
+    ("hostname",), ("os", "distro"), ("os", "version"), ("kubernetes", "version"),
+    ("kubernetes", "control_plane_endpoint"),
+)
+
+
+def _get(data: dict, path: tuple):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _network(doc: Document, path: tuple, problems: list[Problem]):
+    value = _get(doc.data, path)
+    if value is None:
+        return None
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        hint = ""
+        try:
+            hint = f"; did you mean {ipaddress.IPv4Network(value, strict=False)}?"
+        except ValueError:
+            pass
+        problems.append(doc.problem(path, f"{value!r} is not a valid IPv4 network ({exc}){hint}"))
+        return None
+
+
+def _address(doc: Document, path: tuple, problems: list[Problem]):
+    value = _get(doc.data, path)
+    if value is None:
+        return None
+    try:
+        return ipaddress.IPv4Address(value)
+    except ValueError as exc:
+        problems.append(doc.problem(path, f"{value!r} is not a valid IPv4 address ({exc})"))
+        return None
+
+
+def check_rules(doc: Document) -> None:
+    problems: list[Problem] = []
+    data = doc.data
+    role = data.get("role")
+
+    pod = _network(doc, ("kubernetes", "pod_cidr"), problems)
+    service = _network(doc, ("kubernetes", "service_cidr"), problems)
+    if pod and service and pod.overlaps(service):
+        problems.append(doc.problem(("kubernetes", "service_cidr"),
+                                    f"{service} overlaps the pod network {pod}; pick disjoint ranges such as 10.96.0.0/12"))
+
+    node_ip = None
+    address = _get(data, ("network", "address"))
+    if address is not None:
+        try:
+            node_ip = ipaddress.IPv4Interface(address).ip
+        except ValueError as exc:
+            problems.append(doc.problem(("network", "address"), f"{address!r} is not an address with prefix ({exc})"))
+    if _get(data, ("network", "bootproto")) == "static" and address is None:
+        problems.append(doc.problem(("network", "bootproto"), "static needs network.address (such as 192.168.122.10/24)"))
+    _address(doc, ("network", "gateway"), problems)
+    for i, _ in enumerate(_get(data, ("network", "nameservers")) or []):
+        _address(doc, ("network", "nameservers", i), problems)
+    for i, _ in enumerate(data.get("hosts") or []):
+        _address(doc, ("hosts", i, "ip"), problems)
+    advertise = _address(doc, ("kubernetes", "advertise_address"), problems)
+    for label, ip, path in (("node address", node_ip, ("network", "address")),
+                            ("advertise address", advertise, ("kubernetes", "advertise_address"))):
+        for name, net, net_key in (("pod", pod, "pod_cidr"), ("service", service, "service_cidr")):
+            if ip and net and ip in net:
+                problems.append(doc.problem(path, f"the {label} {ip} lies inside the {name} network {net} "
+                                                  f"(kubernetes.{net_key}); the ranges must not contain node addresses"))
+
+    endpoint = _get(data, ("kubernetes", "control_plane_endpoint"))
+    if isinstance(endpoint, str) and ":" in endpoint:
+        port = int(endpoint.rsplit(":", 1)[1])
+        if not 0 < port < 65536:
+            problems.append(doc.problem(("kubernetes", "control_plane_endpoint"), f"port {port} is out of range 1-65535"))
+
+    problems += releases.check_choices(doc)
+
+    if role is not None:
+        for path in NODE_REQUIRED:
+            if _get(data, path) is None:
+                problems.append(doc.problem(path[:-1], f"{'.'.join(path)} is required for a node profile "
+                                                       f"(set it here or in the file this one extends)"))
+        if role in ("control-plane", "master") and _get(data, ("cluster", "join")) is not None:
+            problems.append(doc.problem(("cluster", "join"),
+                                        "a control plane cannot join an existing cluster by token alone; "
+                                        "render it from this cluster's secrets instead (remove cluster.join)"))
+    if problems:
+        raise ProfileError(problems)

@@ -1,0 +1,72 @@
+"""Check a loaded profile against schema/profile.schema.json; every error gets file:line and a hint."""
+
+import difflib
+import json
+from functools import cache
+
+import jsonschema
+
+from generator import SCHEMA_PATH
+from generator.errors import ProfileError
+from generator.load import Document
+
+HINTS = {
+    "#/$defs/password_hash": "give a crypt hash such as the output of `openssl passwd -6` (plain passwords are refused)",
+    "#/$defs/ssh_key": "one OpenSSH public key line, e.g. `ssh-ed25519 AAAA... user@host`",
+    "#/$defs/hostname": "an RFC 1123 name: lower-case letters, digits and dashes, dot-separated labels",
+    "#/$defs/url": "an http(s) URL without spaces, quotes or shell characters",
+    "#/$defs/cidr": "an IPv4 network such as 10.244.0.0/16",
+    "#/$defs/ipv4": "an IPv4 address such as 192.168.122.10",
+}
+
+
+@cache
+def profile_schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _ref_of(error: jsonschema.ValidationError, schema: dict) -> str | None:
+    """Which shared definition (#/$defs/...) the failing subschema is, if any."""
+    for name, definition in schema["$defs"].items():
+        if error.schema == definition:
+            return f"#/$defs/{name}"
+    return None
+
+
+def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, str]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        key = extra[0]
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+        return path + (key,), f"unknown key {key!r}; {hint}"
+    if error.validator == "enum":
+        options = ", ".join(json.dumps(v) for v in error.validator_value)
+        close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return path, f"{json.dumps(error.instance)} is not one of {options}{hint}"
+    if error.validator == "type":
+        want = error.validator_value
+        if want == "string" and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+            return path, f"must be a string: put the value in quotes (YAML read {error.instance!r} as a number)"
+        return path, f"must be {'an' if want[0] in 'aeiou' else 'a'} {want}, not {type(error.instance).__name__}"
+    if error.validator == "required":
+        return path, error.message.replace("is a required property", "is required")
+    if error.validator == "pattern":
+        ref = _ref_of(error, schema)
+        hint = HINTS.get(ref) or error.schema.get("description") or f"must match {error.validator_value}"
+        return path, f"{json.dumps(error.instance)} is not valid: {hint}"
+    return path, error.message
+
+
+def check_schema(doc: Document) -> None:
+    schema = profile_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(doc.data):
+        path, message = _message(error, schema)
+        problems.append(doc.problem(path, message))
+    if problems:
+        raise ProfileError(problems)
