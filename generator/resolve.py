@@ -70,7 +70,8 @@ def _endpoint(value: str) -> tuple[str, int]:
     return host, int(port) if port else DEFAULT_API_PORT
 
 
-def resolve(doc: Document, secrets_dir: Path | None = None) -> Node:
+def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
+    """The node a checked profile describes; create_secrets=False uses throwaway secrets if none exist yet."""
     data = doc.data
     o, k, c, net, cl = (_section(doc, s) for s in ("os", "kubernetes", "cni", "network", "cluster"))
     role = "control-plane" if data["role"] in ("control-plane", "master") else "worker"
@@ -115,7 +116,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None) -> Node:
     if cl.get("join"):
         join = Join(cl["join"]["token"], cl["join"]["ca_cert_hash"])
     else:
-        s = secrets.load_or_create(cluster, secrets_dir)
+        s = secrets.load_or_create(cluster, secrets_dir) if create_secrets else secrets.load_or_throwaway(cluster, secrets_dir)
         join = Join(s.token, s.ca_cert_hash)
         if role == "control-plane":
             pki = Pki((

@@ -153,6 +153,12 @@ def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecret
     return fresh
 
 
+def load_or_throwaway(cluster: str, directory: Path | None = None) -> ClusterSecrets:
+    """The cluster's secrets if they exist, else fresh ones that are not kept (for checks that write nothing)."""
+    path = secrets_path(cluster, directory)
+    return load(path) if path.exists() else generate()
+
+
 def renew_token(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     """Replace the bootstrap token (after it expired); the CAs stay."""
     path = secrets_path(cluster, directory)

@@ -1,0 +1,47 @@
+"""`gen validate`: schema and rules, then the rendered artifacts handed to their real consumers."""
+
+from pathlib import Path
+
+from generator import verify
+from generator.errors import Problem, ProfileError
+from generator.kickstart import render_kickstart
+from generator.model import Node
+from generator.pipeline import checked_profile, is_node_profile
+from generator.render import SCRIPT_PATH, UNIT_PATH, node_files
+from generator.resolve import resolve
+
+
+def artifact_findings(node: Node) -> list[verify.Finding]:
+    files = node_files(node)
+    script = next(f.content for f in files if f.path == SCRIPT_PATH)
+    unit = next(f.content for f in files if f.path == UNIT_PATH)
+    kickstart = render_kickstart(node, files)
+    findings = verify.kickstart_findings(kickstart, node.os.ks_handler, "kickstart")
+    findings += verify.shellcheck_findings(script, SCRIPT_PATH)
+    if not findings:
+        for n, post in enumerate(verify.post_scripts(kickstart, node.os.ks_handler), 1):
+            findings += verify.shellcheck_findings(post.script, f"kickstart %post #{n}")
+    findings += verify.systemd_unit_findings(Path(UNIT_PATH).name, unit, {SCRIPT_PATH: script})
+    return findings
+
+
+def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> tuple[list[Problem], list[str]]:
+    """(problems, notes) for every profile; secrets are never created here."""
+    problems: list[Problem] = []
+    notes: list[str] = []
+    for path in paths:
+        try:
+            doc = checked_profile(path)
+        except ProfileError as exc:
+            problems += exc.problems
+            continue
+        if not is_node_profile(doc):
+            continue  # shared settings: nothing to render
+        node = resolve(doc, secrets_dir, create_secrets=False)
+        findings = artifact_findings(node)
+        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+        for warning in node.warnings:
+            notes.append(f"{path}: warning: {warning}")
+        if node.pki:
+            notes.append(f"{path}: note: its artifacts carry the cluster CA keys; keep them private (written 0600)")
+    return problems, notes
