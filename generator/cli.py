@@ -94,11 +94,14 @@ def main() -> None:
         sys.exit(getattr(exc, "exit_code", getattr(exc, "code", 0)))
     except typer.Abort:
         sys.exit(1)
+    except typer.TyperException as exc:  # usage errors: bad options, missing arguments
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            print(f"gen: {exc}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 1
-        import click
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if debug:
             raise
         print(f"gen: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)

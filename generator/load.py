@@ -51,8 +51,9 @@ class _Builder:
         self.problems: list[Problem] = []
         self._scalars = yaml.SafeLoader("")
 
-    def build(self, node: yaml.Node, path: KeyPath):
-        self.origins[path] = (self.file, node.start_mark.line + 1)
+    def build(self, node: yaml.Node, path: KeyPath, line: int | None = None):
+        # a mapping value is located at its key's line, which is where a reader looks
+        self.origins[path] = (self.file, line or node.start_mark.line + 1)
         if node.tag not in STANDARD_TAGS:
             self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; write plain values")
             return None
@@ -69,7 +70,7 @@ class _Builder:
                 if key in result:
                     self._fail(key_node, path + (key,), f"duplicate key {key!r} (already set above)")
                     continue
-                result[key] = self.build(value_node, path + (key,))
+                result[key] = self.build(value_node, path + (key,), key_node.start_mark.line + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]

