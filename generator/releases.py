@@ -124,3 +124,15 @@ def check_choices(doc: Document) -> list[Problem]:
                                     f"{plugin}'s manifest assumes the pod network {required_cidr}; use it, or give "
                                     f"cni.manifest_url pointing at a manifest edited for {pod_cidr}"))
     return problems
+
+
+def crio_sample_bridge_files() -> tuple[str, ...]:
+    """Every name CRI-O has shipped its sample bridge network under; any of them would race the CNI.
+
+    All are removed whatever the release, since a later cri-o package update may bring another name.
+    """
+    names = set()
+    for release in data()["kubernetes"].values():
+        found = release.get("crio_default_bridge_cni") or ()
+        names.update([found] if isinstance(found, str) else found)
+    return tuple(sorted(names))

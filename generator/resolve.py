@@ -97,7 +97,6 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])
     address = str(ipaddress.IPv4Interface(net["address"]).ip) if net.get("address") else ""
     socket = release.get("cri_socket") or (f"unix://{CRIO_SOCKET}" if releases.minor_key(minor) >= (1, 24) else CRIO_SOCKET)
-    bridge = release.get("crio_default_bridge_cni") or ()
     kube = KubeSpec(
         minor=minor, version=version, kubeadm_api=release["kubeadm_api"],
         container_runtime_flag=release["kubelet_container_runtime_flag"],
@@ -105,7 +104,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         cri_socket=socket, image_repository=release["image_repository"], pause_image=release["pause_image"],
         control_plane_taints=tuple(release["control_plane_taints"]),
         crio_conmon_path_fix=release["crio_conmon_path_fix"],
-        crio_bridge_cni_files=(bridge,) if isinstance(bridge, str) else tuple(bridge),
+        crio_bridge_cni_files=releases.crio_sample_bridge_files(),
         pod_cidr=pod_cidr, service_cidr=k.get("service_cidr", "10.96.0.0/12"),
         endpoint_host=endpoint_host, endpoint_port=endpoint_port,
         advertise_address=k.get("advertise_address") or address,
