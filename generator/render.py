@@ -41,6 +41,12 @@ def _shell_words(values) -> Raw:
     return Raw(" ".join(shlex.quote(str(v)) for v in values))
 
 
+def _comment(value) -> Raw:
+    """Text for a comment line: anything that could end the line (newlines, other line or paragraph
+    separators, control characters) becomes `?`, so a value can never start a line of its own."""
+    return Raw("".join(c if c.isprintable() else "?" for c in str(value)))
+
+
 def _environment(shell: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -51,6 +57,7 @@ def _environment(shell: bool) -> jinja2.Environment:
     )
     env.filters["raw"] = Raw
     env.filters["shell_words"] = _shell_words
+    env.filters["comment"] = _comment
     return env
 
 

@@ -96,5 +96,11 @@ class Sandbox:
         with open(self.record / "faults", "a") as f:
             f.write(spec + "\n")
 
+    def watch(self, command: str) -> None:
+        """Put the stand-in in front of a real tool (sed, cp, ...) so a `kill` fault can crash inside it."""
+        link = self.root / "usr/local/bin" / command
+        if not link.exists():
+            link.symlink_to("standin")
+
     def console(self) -> str:
         return (self.root / "console").read_text()

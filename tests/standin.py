@@ -4,11 +4,23 @@
 Installed under /usr/local/bin in the sandbox as one symlink per command. Each call is appended to
 /opt/record/calls (one line: the command and its arguments, tab-separated) and leaves behind the files
 the real command would, so later steps see a believable system. /opt/record/faults may make a command
-fail: each line is `<count|always> <command> [<first argument>]`; a count is used up one call at a time.
+fail: each line is `<count|always> <command> [<argument>] [kill]`; the line applies to calls of <command>
+that have <argument> among their arguments; a count is used up one call at a time.
+
+`kill` simulates a power cut instead of a failure: the command reaches its crash point (midway for
+`kubeadm init`: static pod manifests written, no kubeconfigs yet; after its work for every other command)
+and then every process of the sandbox dies by SIGKILL, the bootstrap script included, so nothing after
+that point runs: no step marker, no EXIT trap, no status update.
+
+Commands in PASSTHROUGH (sed, cp, rm, ...) are real tools; the sandbox puts a stand-in in front of them only
+when a test asks for a crash point inside a step that calls no other stand-in (Sandbox.watch). They run
+the real program, are not recorded, and honour `kill` faults only.
 """
 
 import os
+import signal
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,21 +44,46 @@ def record() -> None:
         log.write("\t".join([NAME, *ARGS]) + "\n")
 
 
-def injected_fault() -> bool:
+PASSTHROUGH = {"sed", "cp", "rm", "install", "mkdir", "cat", "touch"}
+CRASH = False
+
+
+def injected_fault() -> str | None:
+    """None, "fail" or "kill": what /opt/record/faults says this call does."""
     faults = RECORD / "faults"
     if not faults.exists():
-        return False
+        return None
     lines = faults.read_text().splitlines()
     for i, line in enumerate(lines):
-        count, command, *first = line.split()
+        count, command, *rest = line.split()
+        mode = "kill" if rest and rest[-1] == "kill" else "fail"
+        first = rest[:-1] if mode == "kill" else rest
         if command != NAME or (first and first[0] not in ARGS):
             continue
         if count != "always":
             left = int(count) - 1
-            lines[i] = f"{left} {command} {' '.join(first)}".strip() if left else ""
+            lines[i] = line.replace(count, str(left), 1) if left else ""
             faults.write_text("\n".join(l for l in lines if l) + "\n")
-        return True
-    return False
+        return mode
+    return None
+
+
+def power_cut() -> None:
+    """SIGKILL every process of the sandbox (bubblewrap's PID namespace), then this one."""
+    # kill(-1) reaches every process this one may signal; only inside the sandbox's own PID namespace,
+    # whose init is bwrap, is that the sandbox alone. Anywhere else refuse loudly instead.
+    if Path("/proc/1/comm").read_text().strip() != "bwrap":
+        print("standin: refusing a power cut outside the bubblewrap sandbox", file=sys.stderr)
+        os._exit(99)
+    sys.stdout.flush()
+    os.kill(-1, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_point() -> None:
+    """Where a `kill` fault cuts the power while this command runs."""
+    if CRASH:
+        power_cut()
 
 
 def write(path: str, text: str, mode: int = 0o644) -> None:
@@ -95,6 +132,7 @@ def kubeadm() -> int:
             print("standin kubeadm: no CA in /etc/kubernetes/pki; would have made a new one", file=sys.stderr)
             return 1
         write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
+        crash_point()  # midway: the static pods exist, the kubeconfigs do not
         write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
     elif ARGS[0] == "join":
@@ -134,12 +172,27 @@ HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": k
             "getenforce": getenforce}
 
 
+def passthrough() -> int:
+    global CRASH
+    CRASH = injected_fault() == "kill"
+    rc = subprocess.run([f"/usr/bin/{NAME}", *ARGS]).returncode
+    crash_point()
+    return rc
+
+
 def main() -> int:
+    global CRASH
+    if NAME in PASSTHROUGH:
+        return passthrough()
     record()
-    if injected_fault():
+    fault = injected_fault()
+    if fault == "fail":
         print(f"standin {NAME}: injected failure", file=sys.stderr)
         return 1
-    return HANDLERS.get(NAME, lambda: 0)()
+    CRASH = fault == "kill"
+    rc = HANDLERS.get(NAME, lambda: 0)()
+    crash_point()
+    return rc
 
 
 if __name__ == "__main__":
