@@ -55,6 +55,8 @@ def injected_fault() -> str | None:
         return None
     lines = faults.read_text().splitlines()
     for i, line in enumerate(lines):
+        if not line.strip():
+            continue
         count, command, *rest = line.split()
         mode = "kill" if rest and rest[-1] == "kill" else "fail"
         first = rest[:-1] if mode == "kill" else rest
