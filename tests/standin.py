@@ -19,10 +19,11 @@ the real program, are not recorded, and honour `kill` faults only.
 
 import os
 import signal
-import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+# shutil and subprocess are imported where needed: every stand-in call starts a Python, and the fault and
+# crash tests make thousands of them
 
 RECORD = Path("/opt/record")
 NAME = Path(sys.argv[0]).name
@@ -145,6 +146,7 @@ def kubeadm() -> int:
             write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
     elif ARGS[0] == "reset":
+        import shutil
         for path in ("/etc/kubernetes/manifests", "/etc/kubernetes/pki"):
             shutil.rmtree(path, ignore_errors=True)
         for conf in Path("/etc/kubernetes").glob("*.conf"):
@@ -175,6 +177,7 @@ HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": k
 
 
 def passthrough() -> int:
+    import subprocess
     global CRASH
     CRASH = injected_fault() == "kill"
     rc = subprocess.run([f"/usr/bin/{NAME}", *ARGS]).returncode

@@ -7,6 +7,7 @@ it finished makes these tests fail.
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,9 @@ BOOT_FAULTS = {
              ("images_pull", "crictl", "pull"), ("api_wait", "curl", "-ksf"), ("kubeadm_join", "kubeadm", "join"),
              ("node_ready", "kubectl", "node")],
 }
-FAULT_CASES = ([(p, "prepare", *f) for p in (MASTER, WORKER) for f in PREPARE_FAULTS] +
+# prepare is the same sequence for every role (only the firewall's port list differs), so its faults and
+# crashes are tried on the control plane; boot differs by role and is tried on both
+FAULT_CASES = ([(MASTER, "prepare", *f) for f in PREPARE_FAULTS] +
                [(p, "boot", *f) for p in (MASTER, WORKER) for f in BOOT_FAULTS[p]])
 
 # where to cut the power inside each step: (command, argument, real tool to watch?) — after the command's
@@ -83,8 +86,9 @@ CRASH_AT = {
     "node_ready": ("kubectl", "node"), "cleanup_secrets": ("rm", "-rf"), "finish": ("mkdir", "/etc/issue.d"),
     "api_wait": ("curl", "-ksf"), "kubeadm_join": ("kubeadm", "join"),
 }
+WORKER_CRASH_AT = {"images_pull": ("crictl", "pull")}
 REAL_TOOLS = {"sed", "cp", "rm", "install", "mkdir"}
-CRASH_CASES = [(p, "prepare", s) for p in (MASTER, WORKER) for s in PREPARE_CALLS] + \
+CRASH_CASES = [(MASTER, "prepare", s) for s in PREPARE_CALLS] + \
               [(p, "boot", s) for p in (MASTER, WORKER) for s in BOOT_CALLS[p]]
 
 
@@ -139,88 +143,140 @@ def steps_before(profile: str, phase: str, step: str) -> list[str]:
     return order[:order.index(step)]
 
 
-def run_phase_with(node: Node, tmp: Path, phase: str, fault: str):
-    """A sandbox that ran `phase` with `fault` injected (prepare: the whole %post)."""
-    if phase == "prepare":
-        box = node.fresh(tmp)
+def run_phase_with(node: Node, tmp: Path, phase: str, faults: list[str]):
+    """A sandbox that ran `phase` with `faults` injected (prepare: the whole %post)."""
+    box = node.fresh(tmp) if phase == "prepare" else node.after_post(tmp)
+    for fault in faults:
         box.inject_fault(fault)
-        return box, run_post(box, node.kickstart, node.handler)
-    box = node.after_post(tmp)
-    box.inject_fault(fault)
-    return box, boot(box)
+    return box, (run_post(box, node.kickstart, node.handler) if phase == "prepare" else boot(box))
 
 
-@pytest.mark.parametrize("profile,phase,step,command,arg", FAULT_CASES)
-def test_a_step_survives_two_failures(nodes, tmp_path, profile, phase, step, command, arg):
-    node = nodes(profile)
-    box, result = run_phase_with(node, tmp_path, phase, f"2 {command} {arg}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert retried(result.stderr, step, 2), result.stderr[-3000:]
-    assert len(calls_matching(box.command_lines(), command, arg)) >= 3   # two failures, then the one that worked
+def observe(box: Sandbox, result) -> dict:
+    """What a person could see after a run: exit status, log, console, status file, markers, calls."""
+    return {"rc": result.returncode, "stderr": result.stderr, "console": box.console(),
+            "status": status(box) if box.file(STATUS).exists() else None, "done": box.file(DONE).exists(),
+            "markers": sorted(p.name for p in box.file("/var/lib/k8s-firstboot/steps").glob("*")),
+            "calls": box.command_lines()}
+
+
+def transient(node: Node, tmp: Path, phase: str) -> dict:
+    """Every fault-prone call of the phase fails twice, in one run; then the node finishes booting."""
+    cases = [c for c in FAULT_CASES if c[0] == node.profile and c[1] == phase]
+    box, result = run_phase_with(node, tmp, phase, [f"2 {command} {arg}" for _, _, _, command, arg in cases])
+    seen = observe(box, result)
+    if phase == "prepare" and result.returncode == 0:
+        seen["boot"] = observe(box, boot(box))
+    return seen
+
+
+def permanent(node: Node, tmp: Path, phase: str, command: str, arg: str) -> dict:
+    """One call fails every time; then the cause goes away and the phase is run again."""
+    box, result = run_phase_with(node, tmp, phase, [f"always {command} {arg}"])
+    seen = {"failed": observe(box, result)}
+    clear_faults(box)
+    seen["rerun"] = observe(box, rerun(box, phase))
     if phase == "prepare":
-        result = boot(box)
-        assert result.returncode == 0, result.stderr[-3000:]
-    assert box.file(DONE).exists()
-    assert status(box)["state"] == "done"
+        seen["boot"] = observe(box, boot(box))
+    return seen
+
+
+def crash(node: Node, tmp: Path, phase: str, step: str) -> dict:
+    """The power goes out inside `step`; the machine comes back and carries on."""
+    command, arg = (WORKER_CRASH_AT if node.profile == WORKER else {}).get(step, CRASH_AT[step])
+    box = node.fresh(tmp) if phase == "prepare" else node.after_post(tmp)
+    if command in REAL_TOOLS:
+        box.watch(command)
+    box.inject_fault(f"1 {command} {arg} kill" if arg else f"1 {command} kill")
+    result = run_post(box, node.kickstart, node.handler) if phase == "prepare" else boot(box)
+    seen = {"crashed": observe(box, result)}
+    # the machine comes back: the installer's %post runs again (prepare), the unit runs at boot
+    if phase == "prepare":
+        seen["post"] = observe(box, run_post(box, node.kickstart, node.handler))
+    seen["boot"] = observe(box, boot(box))
+    seen["snapshot"] = normalized_snapshot(box)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def outcomes(nodes, tmp_path_factory):
+    """Every scenario of this module, run up front a few at a time (each is a handful of sandbox runs that
+    mostly wait on processes); the tests below then judge one scenario each."""
+    jobs = {("transient", p, ph): (transient, p, ph) for p, ph, *_ in FAULT_CASES}
+    jobs.update({("permanent", p, ph, c, a): (permanent, p, ph, c, a) for p, ph, _, c, a in FAULT_CASES})
+    jobs.update({("crash", p, ph, s): (crash, p, ph, s) for p, ph, s in CRASH_CASES})
+    for profile in (MASTER, WORKER):
+        nodes(profile)
+
+    def run(key):
+        fn, profile, *args = jobs[key]
+        try:
+            return fn(nodes(profile), tmp_path_factory.mktemp(key[0]), *args)
+        except Exception as exc:  # reported by the test that looks at this scenario
+            return exc
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = dict(zip(jobs, pool.map(run, jobs)))
+
+    def get(*key):
+        seen = done[key]
+        if isinstance(seen, Exception):
+            raise seen
+        return seen
+    return get
 
 
 @pytest.mark.parametrize("profile,phase,step,command,arg", FAULT_CASES)
-def test_a_step_that_keeps_failing_stops_clearly_and_resumes(nodes, tmp_path, profile, phase, step, command, arg):
-    node = nodes(profile)
-    box, result = run_phase_with(node, tmp_path, phase, f"always {command} {arg}")
-    assert result.returncode != 0
-    state = status(box)
+def test_a_step_survives_two_failures(outcomes, profile, phase, step, command, arg):
+    seen = outcomes("transient", profile, phase)
+    assert seen["rc"] == 0, seen["stderr"][-3000:]
+    assert retried(seen["stderr"], step, 2), seen["stderr"][-3000:]
+    assert len(calls_matching(seen["calls"], command, arg)) >= 3   # two failures, then the one that worked
+    final = seen.get("boot", seen)
+    assert final["rc"] == 0, final["stderr"][-3000:]
+    assert final["done"] and final["status"]["state"] == "done"
+
+
+@pytest.mark.parametrize("profile,phase,step,command,arg", FAULT_CASES)
+def test_a_step_that_keeps_failing_stops_clearly_and_resumes(outcomes, profile, phase, step, command, arg):
+    seen = outcomes("permanent", profile, phase, command, arg)
+    failed = seen["failed"]
+    assert failed["rc"] != 0
+    state = failed["status"]
     assert state["state"] == "failed" and state["step"] == step and step in state["error"], state
-    failed = [l for l in box.console().splitlines() if "FAILED" in l]
-    assert failed and f"[{step}]" in failed[-1] and f"k8s-firstboot {phase}" in failed[-1], box.console()[-2000:]
-    assert not box.file(DONE).exists()
-    assert not box.file(f"/var/lib/k8s-firstboot/steps/{step}").exists()
+    lines = [l for l in failed["console"].splitlines() if "FAILED" in l]
+    assert lines and f"[{step}]" in lines[-1] and f"k8s-firstboot {phase}" in lines[-1], failed["console"][-2000:]
+    assert not failed["done"] and step not in failed["markers"]
     # a failure is bounded by the pause budget: a handful of attempts, not an endless loop
-    attempts = len(calls_matching(box.command_lines(), command, arg))
-    assert 2 <= attempts <= 8, attempts
+    assert 2 <= len(calls_matching(failed["calls"], command, arg)) <= 8
 
     # the cause is fixed; the operator (prepare) or the unit at the next boot (boot) runs the phase again
-    clear_faults(box)
-    before = len(box.calls())
-    result = rerun(box, phase)
-    assert result.returncode == 0, result.stderr[-3000:]
-    again = box.command_lines()[before:]
+    rerun_ = seen["rerun"]
+    assert rerun_["rc"] == 0, rerun_["stderr"][-3000:]
+    again = rerun_["calls"][len(failed["calls"]):]
+    table = PREPARE_CALLS if phase == "prepare" else BOOT_CALLS[profile]
     for earlier in steps_before(profile, phase, step):
-        assert not [l for l in again if l.startswith(tuple(BOOT_CALLS[profile].get(earlier, [])) +
-                                                     tuple(PREPARE_CALLS.get(earlier, [])))] \
-            if (BOOT_CALLS[profile].get(earlier) or PREPARE_CALLS.get(earlier)) else True, (earlier, again)
-        assert f"[{earlier}] already done" in result.stderr
+        if table[earlier]:
+            assert not [l for l in again if l.startswith(tuple(table[earlier]))], (earlier, again)
+        assert f"[{earlier}] already done" in rerun_["stderr"]
     assert calls_matching(again, command, arg), "the failed step must run again"
-    if phase == "prepare":
-        result = boot(box)
-        assert result.returncode == 0, result.stderr[-3000:]
-    assert box.file(DONE).exists() and status(box)["state"] == "done"
+    final = seen.get("boot", rerun_)
+    assert final["rc"] == 0 and final["done"] and final["status"]["state"] == "done", final["stderr"][-3000:]
 
 
 @pytest.mark.parametrize("profile,phase,step", CRASH_CASES)
-def test_a_crash_in_any_step_resumes_to_the_same_node(nodes, tmp_path, profile, phase, step):
+def test_a_crash_in_any_step_resumes_to_the_same_node(nodes, outcomes, profile, phase, step):
     node = nodes(profile)
-    command, arg = CRASH_AT[step]
-    fault = f"1 {command} {arg} kill" if arg else f"1 {command} kill"
-    box = node.fresh(tmp_path) if phase == "prepare" else node.after_post(tmp_path)
-    if command in REAL_TOOLS:
-        box.watch(command)
-    box.inject_fault(fault)
-    crashed = run_post(box, node.kickstart, node.handler) if phase == "prepare" else boot(box)
-    assert crashed.returncode != 0
+    seen = outcomes("crash", profile, phase, step)
+    crashed = seen["crashed"]
+    assert crashed["rc"] != 0
     # the power went out inside this step: it was running and is not recorded as done
-    assert status(box) == {**status(box), "step": step, "state": "running"}, status(box)
-    assert not box.file(f"/var/lib/k8s-firstboot/steps/{step}").exists()
-    assert "FAILED" not in box.console()   # nothing ran after the cut, not even the EXIT trap
-
-    # the machine comes back: the installer's %post runs again (prepare) / the unit runs at boot
+    assert crashed["status"]["step"] == step and crashed["status"]["state"] == "running", crashed["status"]
+    assert step not in crashed["markers"]
+    assert "FAILED" not in crashed["console"]   # nothing ran after the cut, not even the EXIT trap
     if phase == "prepare":
-        result = run_post(box, node.kickstart, node.handler)
-        assert result.returncode == 0, result.stderr[-3000:]
-    result = boot(box)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert normalized_snapshot(box) == node.reference_snapshot
-    effects = set(box.command_lines())
+        assert seen["post"]["rc"] == 0, seen["post"]["stderr"][-3000:]
+    assert seen["boot"]["rc"] == 0, seen["boot"]["stderr"][-3000:]
+    assert seen["snapshot"] == node.reference_snapshot
+    effects = set(seen["boot"]["calls"])
     if step == "kubeadm_init":   # the half-made control plane is reset before kubeadm init runs again
         effects.discard("kubeadm reset -f")
     assert effects == node.reference_calls
