@@ -2,6 +2,7 @@
 
 import difflib
 import json
+import re
 from functools import cache
 
 import jsonschema
@@ -61,9 +62,39 @@ def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, st
     return path, error.message
 
 
+@cache
+def _ecma_pattern(pattern: str) -> re.Pattern:
+    """A JSON Schema pattern with ECMA-262's meaning of `$`: the end of the text. Python's `$` also matches
+    before a final newline, which would let `cp1\\n` pass as a host name and end a Kickstart or shell line."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        elif c == "$" and not in_class:
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _ecma_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
 def check_schema(doc: Document) -> None:
     schema = profile_schema()
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = ProfileValidator(schema)
     problems = []
     for error in validator.iter_errors(doc.data):
         path, message = _message(error, schema)
