@@ -12,6 +12,8 @@ import yaml
 from generator.errors import Problem, ProfileError
 
 KeyPath = tuple[str | int, ...]
+# a profile is a few levels deep; far deeper input is a mistake or an attack, and would exhaust Python's stack
+MAX_DEPTH = 32
 STANDARD_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
@@ -54,6 +56,9 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath, line: int | None = None):
         # a mapping value is located at its key's line, which is where a reader looks
         self.origins[path] = (self.file, line or node.start_mark.line + 1)
+        if len(path) > MAX_DEPTH:
+            self._fail(node, path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep; a profile needs a few")
+            return None
         if node.tag not in STANDARD_TAGS:
             self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; write plain values")
             return None
@@ -110,6 +115,9 @@ def load_file(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPat
         raise ProfileError([Problem(display, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
         raise ProfileError([Problem(display, 0, "", f"YAML error: {exc}")]) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ProfileError([Problem(display, 0, "", f"nested far too deep (a profile needs a few levels, "
+                                                    f"at most {MAX_DEPTH})")]) from None
     if len(nodes) > 1:
         raise ProfileError([Problem(display, nodes[1].start_mark.line + 1, "", "one YAML document per profile, found several")])
     if not nodes or (isinstance(nodes[0], yaml.ScalarNode) and nodes[0].tag.endswith(":null")):

@@ -34,6 +34,11 @@ def _ref_of(error: jsonschema.ValidationError, schema: dict) -> str | None:
     return None
 
 
+def _show(value) -> str:
+    """A value as the user wrote it, in JSON notation where JSON has one (YAML dates and the like as text)."""
+    return json.dumps(value, default=str)
+
+
 def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, str]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
@@ -44,10 +49,10 @@ def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, st
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
         return path + (key,), f"unknown key {key!r}; {hint}"
     if error.validator == "enum":
-        options = ", ".join(json.dumps(v) for v in error.validator_value)
+        options = ", ".join(_show(v) for v in error.validator_value)
         close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return path, f"{json.dumps(error.instance)} is not one of {options}{hint}"
+        return path, f"{_show(error.instance)} is not one of {options}{hint}"
     if error.validator == "type":
         want = error.validator_value
         if want == "string" and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
@@ -58,7 +63,7 @@ def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, st
     if error.validator == "pattern":
         ref = _ref_of(error, schema)
         hint = HINTS.get(ref) or error.schema.get("description") or f"must match {error.validator_value}"
-        return path, f"{json.dumps(error.instance)} is not valid: {hint}"
+        return path, f"{_show(error.instance)} is not valid: {hint}"
     return path, error.message
 
 
