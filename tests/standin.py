@@ -131,6 +131,10 @@ def kubeadm() -> int:
     if ARGS[0] == "init":
         config = Path(option("--config")).read_text()
         write(str(RECORD / "init-config.yaml"), config)
+        if Path("/etc/kubernetes/manifests/kube-apiserver.yaml").exists():  # kubeadm's preflight checks
+            print("standin kubeadm: [ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
+                  "/etc/kubernetes/manifests/kube-apiserver.yaml already exists", file=sys.stderr)
+            return 1
         if not Path("/etc/kubernetes/pki/ca.key").exists():
             print("standin kubeadm: no CA in /etc/kubernetes/pki; would have made a new one", file=sys.stderr)
             return 1
@@ -139,6 +143,10 @@ def kubeadm() -> int:
         write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
     elif ARGS[0] == "join":
+        if Path("/etc/kubernetes/kubelet.conf").exists():
+            print("standin kubeadm: [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: "
+                  "/etc/kubernetes/kubelet.conf already exists", file=sys.stderr)
+            return 1
         config = Path(option("--config")).read_text()
         write(str(RECORD / "join-config.yaml"), config)
         if "controlPlane" in config:
