@@ -131,8 +131,4 @@ def crio_sample_bridge_files() -> tuple[str, ...]:
 
     All are removed whatever the release, since a later cri-o package update may bring another name.
     """
-    names = set()
-    for release in data()["kubernetes"].values():
-        found = release.get("crio_default_bridge_cni") or ()
-        names.update([found] if isinstance(found, str) else found)
-    return tuple(sorted(names))
+    return tuple(data()["crio_sample_bridge_cni"])
