@@ -28,6 +28,14 @@ def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Opti
     write_artifact(output, render_kickstart(node))
 
 
+@app.command("versions")
+def versions_command():
+    """The supported matrix: Kubernetes minor x OS, with CRI-O minor, package repositories and kubeadm API."""
+    from generator.versions import format_matrix
+
+    print(format_matrix(), end="")
+
+
 @app.command("plan")
 def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """The steps this host will run, phase by phase."""

@@ -126,3 +126,28 @@ def kubelet_sysconfig(node: Node) -> str:
 
 def hosts_block(node: Node) -> str:
     return "".join(f"{h.ip} {' '.join(h.names)}\n" for h in node.hosts)
+
+
+def proxy_env(node: Node) -> str:
+    """Read by the bootstrap script (bash) and by systemd (EnvironmentFile): both take KEY="value" lines.
+
+    The schema restricts every value to characters that need no escaping in either.
+    """
+    p = node.proxy
+    values = {"HTTP_PROXY": p.http, "HTTPS_PROXY": p.https, "NO_PROXY": ",".join(p.no_proxy)}
+    lines = [f'{k}="{v}"' for k, v in values.items() if v]
+    lines += [f'{k.lower()}="{v}"' for k, v in values.items() if v]  # curl reads only the lower-case http_proxy
+    return "# k8s-firstboot: proxy for dnf, curl, CRI-O and kubelet\n" + "\n".join(lines) + "\n"
+
+
+def proxy_dropin() -> str:
+    return "# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
+
+
+def registries_conf(node: Node) -> str:
+    """containers-registries.conf(5) drop-in: CRI-O pulls from the mirrors first."""
+    blocks = []
+    for m in node.registry_mirrors:
+        blocks.append(f'[[registry]]\nprefix = "{m.prefix}"\nlocation = "{m.prefix}"\n\n'
+                      f'[[registry.mirror]]\nlocation = "{m.location}"\ninsecure = {"true" if m.insecure else "false"}\n')
+    return "# k8s-firstboot: registry mirrors\n" + "\n".join(blocks)

@@ -64,8 +64,11 @@ class KubeSpec:
 class CniSpec:
     plugin: str
     version: str
-    manifest_url: str
+    manifest_url: str          # manifest installs (calico, flannel); empty for cilium
     ports: tuple[str, ...]
+    install: str = "manifest"  # manifest | cilium-cli
+    release: str = ""          # exact release the cilium CLI installs
+    cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,20 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Proxy:
+    http: str
+    https: str
+    no_proxy: tuple[str, ...]   # the profile's entries plus the cluster's own networks and endpoint
+
+
+@dataclass(frozen=True)
+class RegistryMirror:
+    prefix: str      # docker.io
+    location: str    # registry.internal:5000/docker.io
+    insecure: bool
+
+
+@dataclass(frozen=True)
 class Node:
     source: str
     role: str                  # control-plane | worker
@@ -126,6 +143,9 @@ class Node:
     admin: Admin | None
     step_timeout: int
     retry_delay: int
+    proxy: Proxy | None = None
+    registry_mirrors: tuple[RegistryMirror, ...] = ()
+    air_gapped: bool = False
     warnings: tuple[str, ...] = field(default=())
 
     @property

@@ -55,7 +55,8 @@ def plan(node: Node) -> list[Step]:
         (not init, "kubeadm_join", BOOT,
          f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
         (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),
-        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"),
+        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"
+         if node.cni.install == "manifest" else f"install cilium {node.cni.release} with the cilium CLI ({node.cni.cli_url})"),
         (True, "node_ready", BOOT, f"wait until node {node.hostname} is Ready"),
         (True, "cleanup_secrets", BOOT, "remove the kubeadm config (bootstrap token) and CA copies"),
         (True, "finish", BOOT, "done-marker, login banner, console message"),

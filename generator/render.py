@@ -15,6 +15,7 @@ from generator.plan import Step, plan
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
+PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ def node_files(node: Node) -> list[NodeFile]:
     ]
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.proxy:
+        files += [NodeFile(PROXY_ENV, configs.proxy_env(node))]
+        files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
+                  for unit in ("crio", "kubelet")]
+    if node.registry_mirrors:
+        files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
     if node.pki:
         files += [NodeFile(f"{CONFIG_DIR}/pki/{name}", pem, 0o600 if name.endswith(".key") else 0o644,
                            secret=name.endswith(".key"))
