@@ -47,6 +47,11 @@ def _shell_words(values) -> Raw:
     return Raw(" ".join(shlex.quote(str(v)) for v in values))
 
 
+def _comment(value) -> Raw:
+    """Text for a comment: one line, unquoted (a comment runs nothing)."""
+    return Raw(" ".join(str(value).split()))
+
+
 def _environment(shell: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -57,6 +62,7 @@ def _environment(shell: bool) -> jinja2.Environment:
     )
     env.filters["raw"] = Raw
     env.filters["shell_words"] = _shell_words
+    env.filters["comment"] = _comment
     return env
 
 
