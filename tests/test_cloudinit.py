@@ -183,3 +183,26 @@ def test_size_report_warns_for_ec2_and_errors_when_no_cloud_could_take_it():
     notes, errors = userdata.size_report("p", huge)
     assert any("Azure" in e for e in errors)
     assert any("warning" in n and "AWS EC2" in n for n in notes)
+
+
+def test_profile_cloud_init_settings_reach_the_cloud_config(tmp_path, write_profile):
+    write_profile("cluster.yaml", (ROOT / "profiles/cluster.yaml").read_text())
+    profile = write_profile("node.yaml", (
+        "extends: cluster.yaml\nrole: worker\nhostname: worker9.demo.example\n"
+        "cloud_init:\n"
+        "  ntp: {servers: [ntp1.example.com], pools: [2.rocky.pool.ntp.org]}\n"
+        "  bootcmd: ['echo early >/run/marker', [/usr/bin/systemctl, mask, tmp.mount]]\n"
+        "  packages: [vim-enhanced, tmux]\n"
+        "  write_files:\n"
+        "    - {path: /etc/motd.d/site, content: \"hi\\n\", permissions: '0600', owner: 'ops:ops', defer: true}\n"))
+    node = node_from_profile(profile)
+    config = cloud_config(node)
+    assert (config["hostname"], config["fqdn"], config["prefer_fqdn_over_hostname"]) == (
+        "worker9", "worker9.demo.example", True)
+    assert config["ntp"] == {"enabled": True, "servers": ["ntp1.example.com"], "pools": ["2.rocky.pool.ntp.org"]}
+    assert config["bootcmd"] == ["echo early >/run/marker", ["/usr/bin/systemctl", "mask", "tmp.mount"]]
+    assert config["packages"] == ["vim-enhanced", "tmux"]
+    assert config["write_files"][-1] == {"path": "/etc/motd.d/site", "permissions": "0600", "owner": "ops:ops",
+                                         "defer": True, "content": "hi\n"}
+    need(have("cloud-init"), "cloud-init is not installed (apt-get install cloud-init)")
+    assert verify.cloud_init_schema_findings(render_user_data(node), "user-data") == []
