@@ -36,6 +36,28 @@ def versions_command():
     print(format_matrix(), end="")
 
 
+@app.command("cloud-init")
+def cloud_init_command(
+    profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir,
+    gzip: bool = typer.Option(False, "--gzip", help="gzip the user-data (cloud-init reads it; for size limits)."),
+    base64: bool = typer.Option(False, "--base64", help="base64 text (after --gzip), for APIs that want it encoded."),
+    mime: bool = typer.Option(False, "--mime", help="A MIME multi-part archive (as cloud-init make-mime builds)."),
+    extra_script: list[Path] = typer.Option([], "--extra-script", metavar="FILE",
+                                            help="Add FILE as a text/x-shellscript part (repeatable; implies --mime)."),
+):
+    """cloud-init user-data (#cloud-config) for the node PROFILE describes."""
+    from generator.cloudinit import render_user_data
+    from generator.pipeline import node_from_profile
+    from generator.userdata import encode, mime_archive, read_script
+
+    node = node_from_profile(profile, secrets_dir)
+    scripts = [read_script(path) for path in extra_script]
+    text = render_user_data(node)
+    if mime or scripts:
+        text = mime_archive(text, scripts)
+    write_artifact(output, encode(text, gzip_it=gzip, base64_it=base64))
+
+
 @app.command("plan")
 def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """The steps this host will run, phase by phase."""

@@ -5,7 +5,6 @@ import yaml
 from generator.model import Node, RepoFile
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
-NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 
 MODULES = ("overlay", "br_netfilter")
 SYSCTLS = (
@@ -41,14 +40,12 @@ def kubeadm_config(node: Node) -> str:
             "bootstrapTokens": [{
                 "token": node.join.token,
                 "description": "k8s-firstboot: nodes of this cluster join with it",
-                "ttl": k.token_ttl,
-                "usages": ["signing", "authentication"],
-                "groups": [NODE_TOKEN_GROUP],
+                "ttl": k.token_ttl,  # usages and groups: kubeadm's defaults (signing, authentication; default-node-token)
             }],
             "nodeRegistration": _node_registration(node),
         }
         if k.advertise_address:
-            init["localAPIEndpoint"] = {"advertiseAddress": k.advertise_address, "bindPort": 6443}
+            init["localAPIEndpoint"] = {"advertiseAddress": k.advertise_address}  # bindPort: 6443 by default
         cluster = {
             "apiVersion": api,
             "kind": "ClusterConfiguration",

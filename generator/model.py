@@ -120,6 +120,31 @@ class RegistryMirror:
 
 
 @dataclass(frozen=True)
+class ExtraFile:
+    """A file the profile adds through cloud-init's write_files (cloud_init.write_files)."""
+    path: str
+    content: str
+    permissions: str = "0644"
+    owner: str = "root:root"
+    defer: bool = False
+
+
+@dataclass(frozen=True)
+class Ntp:
+    servers: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CloudInitExtras:
+    """cloud-init-only settings of the profile (cloud_init:), checked by the schema; Kickstart ignores them."""
+    packages: tuple[str, ...] = ()
+    bootcmd: tuple[str | tuple[str, ...], ...] = ()   # a shell line, or an argv run without a shell
+    ntp: Ntp | None = None
+    write_files: tuple[ExtraFile, ...] = ()
+
+
+@dataclass(frozen=True)
 class Node:
     source: str
     role: str                  # control-plane | worker
@@ -147,6 +172,7 @@ class Node:
     registry_mirrors: tuple[RegistryMirror, ...] = ()
     air_gapped: bool = False
     warnings: tuple[str, ...] = field(default=())
+    cloud_init: CloudInitExtras = field(default=CloudInitExtras())
 
     @property
     def is_control_plane(self) -> bool:

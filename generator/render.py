@@ -16,6 +16,12 @@ SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
+SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
+CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
+KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+# files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
+FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,11 @@ def _shell_words(values) -> Raw:
     return Raw(" ".join(shlex.quote(str(v)) for v in values))
 
 
+def _comment(value) -> Raw:
+    """Text for a comment: one line, unquoted (a comment runs nothing)."""
+    return Raw(" ".join(str(value).split()))
+
+
 def _environment(shell: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -52,6 +63,7 @@ def _environment(shell: bool) -> jinja2.Environment:
     )
     env.filters["raw"] = Raw
     env.filters["shell_words"] = _shell_words
+    env.filters["comment"] = _comment
     return env
 
 
@@ -88,10 +100,10 @@ def node_files(node: Node) -> list[NodeFile]:
     ]
     files += [NodeFile(r.path, configs.repo_file(r)) for r in node.repo_files]
     files += [
-        NodeFile("/etc/modules-load.d/k8s-firstboot.conf", configs.modules_load()),
-        NodeFile("/etc/sysctl.d/99-kubernetes-cri.conf", configs.sysctl_conf()),
-        NodeFile("/etc/crio/crio.conf.d/90-k8s-firstboot.conf", configs.crio_dropin(node)),
-        NodeFile("/etc/sysconfig/kubelet", configs.kubelet_sysconfig(node)),
+        NodeFile(MODULES_LOAD_PATH, configs.modules_load()),
+        NodeFile(SYSCTL_PATH, configs.sysctl_conf()),
+        NodeFile(CRIO_DROPIN_PATH, configs.crio_dropin(node)),
+        NodeFile(KUBELET_SYSCONFIG_PATH, configs.kubelet_sysconfig(node)),
         NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
     ]
     if node.hosts:

@@ -7,12 +7,16 @@ from pathlib import Path
 from generator import releases, secrets
 from generator.load import Document
 from generator import airgap
-from generator.model import (Admin, CniSpec, HostEntry, Join, KubeSpec, Network, Node, OsSpec, Pki, Proxy, RegistryMirror,
-                             RepoFile, YumRepo)
+from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
+                             OsSpec, Pki, Proxy, RegistryMirror, RepoFile, YumRepo)
 
 DEFAULT_API_PORT = 6443
 CRIO_SOCKET = "/var/run/crio/crio.sock"
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
+CRIO_REPO_PATH = "/etc/yum.repos.d/cri-o.repo"
+KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
+COPR_REPO_PATH = "/etc/yum.repos.d/container-selinux.repo"
+REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH)
 
 
 def _section(doc: Document, key: str) -> dict:
@@ -45,10 +49,10 @@ def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -
         )
     else:
         crio_repos = (_repo("cri-o", f"CRI-O {kube_minor}", crio, mirrors.get("crio"), kube_minor, os_entry),)
-    files = [RepoFile("/etc/yum.repos.d/cri-o.repo", crio_repos), RepoFile("/etc/yum.repos.d/kubernetes.repo", (kube_repo,))]
+    files = [RepoFile(CRIO_REPO_PATH, crio_repos), RepoFile(KUBE_REPO_PATH, (kube_repo,))]
     copr = os_entry.get("container_selinux_repo")
     if copr:  # the recipe's `dnf copr enable rhcontainerbot/container-selinux`, as a repo file
-        files.insert(0, RepoFile("/etc/yum.repos.d/container-selinux.repo", (
+        files.insert(0, RepoFile(COPR_REPO_PATH, (
             _repo("copr_rhcontainerbot_container-selinux", "Copr rhcontainerbot/container-selinux", copr,
                   mirrors.get("container_selinux"), kube_minor, os_entry),)))
     return tuple(files)
@@ -82,6 +86,19 @@ def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
 def _endpoint(value: str) -> tuple[str, int]:
     host, _, port = value.partition(":")
     return host, int(port) if port else DEFAULT_API_PORT
+
+
+def _cloud_init(doc: Document) -> CloudInitExtras:
+    ci = _section(doc, "cloud_init")
+    ntp = ci.get("ntp")
+    return CloudInitExtras(
+        packages=tuple(ci.get("packages", ())),
+        bootcmd=tuple(c if isinstance(c, str) else tuple(c) for c in ci.get("bootcmd", ())),
+        ntp=Ntp(tuple(ntp.get("servers", ())), tuple(ntp.get("pools", ()))) if ntp else None,
+        write_files=tuple(ExtraFile(f["path"], f.get("content", ""), f.get("permissions", "0644"),
+                                    f.get("owner", "root:root"), f.get("defer", False))
+                          for f in ci.get("write_files", ())),
+    )
 
 
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
@@ -181,6 +198,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                                for m in mirrors.get("registries", ())),
         air_gapped=data.get("air_gapped", False),
         warnings=tuple(warnings),
+        cloud_init=_cloud_init(doc),
     )
     if node.air_gapped:
         node = dataclasses.replace(node, warnings=node.warnings + tuple(airgap.public_downloads(node)))
