@@ -5,6 +5,8 @@ written here as rules of their own, not read back from the generator's release d
 """
 
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +16,7 @@ from rehearsal import SCRIPT, in_order, kubeadm_documents, run_first_boot, run_k
 from sandbox import Sandbox, bwrap_available
 
 from generator import verify
+from generator.cloudinit import render_user_data
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
@@ -105,3 +108,32 @@ def test_cell_rehearses_in_the_sandbox(tmp_path, minor, os_key):
     assert init["ClusterConfiguration"]["apiVersion"] == f"kubeadm.k8s.io/{expected_kubeadm_api(minor)}"
     assert box.file("/var/lib/k8s-firstboot/done").exists()
     shutil.rmtree(tmp_path / "box")
+
+
+# Debian's cloud-init library validating many files in one process (`cloud-init schema` per file is ~1 s each)
+CLOUD_INIT_BATCH = """
+import sys, yaml
+from cloudinit.config.schema import SchemaValidationError, get_schema, validate_cloudconfig_schema
+schema = get_schema()
+for path in sys.argv[1:]:
+    text = open(path).read()
+    assert text.startswith("#cloud-config\\n"), path
+    try:
+        validate_cloudconfig_schema(yaml.safe_load(text), schema, strict=True, log_deprecations=True)
+    except SchemaValidationError as exc:
+        print(path, exc)
+"""
+
+
+def test_every_cell_user_data_passes_cloud_init_schema(tmp_path):
+    need(Path("/usr/lib/python3/dist-packages/cloudinit").is_dir(), "Debian's cloud-init is missing (apt-get install cloud-init)")
+    paths = []
+    for minor, os_key in PAIRS:
+        for role in ("control-plane", "worker"):
+            profile = tmp_path / f"{minor}-{os_key}-{role}.yaml"
+            profile.write_text(profile_text(minor, os_key, role))
+            out = profile.with_suffix(".user-data")
+            out.write_text(render_user_data(node_from_profile(profile, tmp_path / "state")))
+            paths.append(str(out))
+    result = subprocess.run(["/usr/bin/python3", "-c", CLOUD_INIT_BATCH, *paths], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr[-2000:]
