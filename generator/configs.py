@@ -148,3 +148,31 @@ def registries_conf(node: Node) -> str:
         blocks.append(f'[[registry]]\nprefix = "{m.prefix}"\nlocation = "{m.prefix}"\n\n'
                       f'[[registry.mirror]]\nlocation = "{m.location}"\ninsecure = {"true" if m.insecure else "false"}\n')
     return "# k8s-firstboot: registry mirrors\n" + "\n".join(blocks)
+
+
+KEEPALIVED_CHECK = "/etc/keepalived/check_apiserver.sh"
+
+
+def keepalived_conf(node: Node) -> str:
+    """One VRRP instance holding the API address; it moves away from a node whose API server stops answering."""
+    v = node.virtual_ip
+    return (
+        "# k8s-firstboot: the API server's virtual address (kubeadm HA, keepalived option)\n"
+        "global_defs {\n    enable_script_security\n    script_user root\n}\n\n"
+        "vrrp_script check_apiserver {\n"
+        f"    script \"{KEEPALIVED_CHECK}\"\n    interval 3\n    timeout 5\n    fall 10\n    rise 2\n    weight -60\n}}\n\n"
+        "vrrp_instance k8s_api {\n"
+        "    state BACKUP\n"
+        f"    interface {v.interface}\n    virtual_router_id {v.router_id}\n    priority {v.priority}\n"
+        "    advert_int 1\n"
+        f"    virtual_ipaddress {{\n        {v.address}\n    }}\n"
+        "    track_script {\n        check_apiserver\n    }\n}\n"
+    )
+
+
+def keepalived_check(node: Node) -> str:
+    return (
+        "#!/bin/bash\n"
+        "# k8s-firstboot: keepalived keeps the API address only where the local API server answers\n"
+        f"exec curl -sfk --max-time 3 -o /dev/null https://localhost:{node.kube.endpoint_port}/healthz\n"
+    )

@@ -106,6 +106,15 @@ class Network:
 
 
 @dataclass(frozen=True)
+class VirtualIp:
+    """keepalived on the control planes holds the API server's address (VRRP)."""
+    address: str
+    interface: str
+    router_id: int
+    priority: int    # the first control plane starts highest so it holds the address during kubeadm init
+
+
+@dataclass(frozen=True)
 class Proxy:
     http: str
     https: str
@@ -169,6 +178,8 @@ class Node:
     step_timeout: int
     retry_delay: int
     proxy: Proxy | None = None
+    virtual_ip: VirtualIp | None = None      # control planes of an HA cluster without a load balancer
+    firewall_protocols: tuple[str, ...] = ()  # IP protocols to allow (vrrp, ipencap)
     registry_mirrors: tuple[RegistryMirror, ...] = ()
     air_gapped: bool = False
     warnings: tuple[str, ...] = field(default=())

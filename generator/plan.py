@@ -23,7 +23,7 @@ def plan(node: Node) -> list[Step]:
     init = node.action == "init"
     control_plane = node.is_control_plane
     firewall = {
-        "ports": f"firewalld: open {', '.join(node.firewall_ports)}",
+        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}",
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]
@@ -41,6 +41,7 @@ def plan(node: Node) -> list[Step]:
         (True, "kube_install", PREPARE, f"install {', '.join(node.kube_packages)} (excluded from later updates)"),
         (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
         (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
+        (bool(node.virtual_ip), "vip_enable", PREPARE, "enable keepalived.service (the API server's virtual IP)"),
         (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
@@ -48,6 +49,9 @@ def plan(node: Node) -> list[Step]:
         (True, "swap_off", BOOT, "swapoff -a"),
         (True, "crio_start", BOOT, "start CRI-O"),
         (control_plane, "pki_install", BOOT, "install the cluster CAs into /etc/kubernetes/pki"),
+        (bool(node.virtual_ip), "vip_start", BOOT,
+         f"start keepalived for {node.virtual_ip.address if node.virtual_ip else ''} (priority "
+         f"{node.virtual_ip.priority if node.virtual_ip else ''})"),
         (True, "images_pull", BOOT,
          "pull the control-plane images" if control_plane else f"pull {k.pause_image}"),
         (init, "kubeadm_init", BOOT, f"kubeadm init (Kubernetes {k.version}, pods {k.pod_cidr}, services {k.service_cidr})"),

@@ -8,7 +8,7 @@ from generator import releases, secrets
 from generator.load import Document
 from generator import airgap
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
-                             OsSpec, Pki, Proxy, RegistryMirror, RepoFile, YumRepo)
+                             OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 CRIO_SOCKET = "/var/run/crio/crio.sock"
@@ -175,6 +175,10 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
+    vip = None
+    if cl.get("virtual_ip") and role == "control-plane":
+        v = cl["virtual_ip"]
+        vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
         os=_os_spec(doc, os_entry, key),
@@ -183,7 +187,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                         nameservers=tuple(net.get("nameservers", ()))),
         kube=kube, cni=cni, join=join, pki=pki,
         repo_files=_repo_files(minor, release, os_entry, mirrors),
-        packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux"))),
+        packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux")))
+        + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),
         kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES),
         firewall_ports=tuple(ports) + cni.ports,
@@ -194,6 +199,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
         proxy=_proxy(doc, kube, address),
+        virtual_ip=vip,
+        firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
         registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], m.get("insecure", False))
                                for m in mirrors.get("registries", ())),
         air_gapped=data.get("air_gapped", False),

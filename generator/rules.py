@@ -105,6 +105,14 @@ def check_rules(doc: Document) -> None:
         if not 0 < port < 65536:
             problems.append(doc.problem(("kubernetes", "control_plane_endpoint"), f"port {port} is out of range 1-65535"))
 
+    vip = _address(doc, ("cluster", "virtual_ip", "address"), problems)
+    if vip and isinstance(endpoint, str) and endpoint.rsplit(":", 1)[0] != str(vip):
+        problems.append(doc.problem(("kubernetes", "control_plane_endpoint"),
+                                    f"with cluster.virtual_ip the endpoint must be that address: {vip}:6443"))
+    if vip and _get(data, ("cluster", "first_control_plane")) is None:
+        problems.append(doc.problem(("cluster", "virtual_ip"), "several control planes share a virtual IP: "
+                                    "name the one that runs kubeadm init in cluster.first_control_plane"))
+
     problems += releases.check_choices(doc)
 
     if role is not None:

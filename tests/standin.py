@@ -104,6 +104,11 @@ def kubeadm() -> int:
         config = Path(option("--config")).read_text()
         write(str(RECORD / "join-config.yaml"), config)
         if "controlPlane" in config:
+            # without --certificate-key, kubeadm needs the shared CAs on disk to join as a control plane
+            for shared in ("ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"):
+                if not Path(f"/etc/kubernetes/pki/{shared}").exists():
+                    print(f"standin kubeadm: /etc/kubernetes/pki/{shared} missing for a control-plane join", file=sys.stderr)
+                    return 1
             write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
             write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
