@@ -177,6 +177,7 @@ class Node:
     admin: Admin | None
     step_timeout: int
     retry_delay: int
+    report_url: str = ""                     # status JSON POSTed here at every change (phone-home)
     proxy: Proxy | None = None
     virtual_ip: VirtualIp | None = None      # control planes of an HA cluster without a load balancer
     firewall_protocols: tuple[str, ...] = ()  # IP protocols to allow (vrrp, ipencap)

@@ -48,14 +48,16 @@ def plan(node: Node) -> list[Step]:
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),
         (True, "swap_off", BOOT, "swapoff -a"),
         (True, "crio_start", BOOT, "start CRI-O"),
+        (True, "images_pull", BOOT, "start pulling " + ("the control-plane images" if control_plane else
+                                    f"{k.pause_image} and kube-proxy") + " in the background"),
         (control_plane, "pki_install", BOOT, "install the cluster CAs into /etc/kubernetes/pki"),
         (bool(node.virtual_ip), "vip_start", BOOT,
          f"start keepalived for {node.virtual_ip.address if node.virtual_ip else ''} (priority "
          f"{node.virtual_ip.priority if node.virtual_ip else ''})"),
-        (True, "images_pull", BOOT,
-         "pull the control-plane images" if control_plane else f"pull {k.pause_image}"),
+        (init, "images_wait", BOOT, "wait for the image pull to finish"),
         (init, "kubeadm_init", BOOT, f"kubeadm init (Kubernetes {k.version}, pods {k.pod_cidr}, services {k.service_cidr})"),
         (not init, "api_wait", BOOT, f"wait for the API server at {node.endpoint}"),
+        (not init, "images_wait", BOOT, "wait for the image pull to finish"),
         (not init, "kubeadm_join", BOOT,
          f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
         (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),

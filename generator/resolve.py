@@ -155,12 +155,14 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         s = secrets.load_or_create(cluster, secrets_dir) if create_secrets else secrets.load_or_throwaway(cluster, secrets_dir)
         join = Join(s.token, s.ca_cert_hash)
         if role == "control-plane":
-            pki = Pki((
-                ("ca.crt", s.ca.cert), ("ca.key", s.ca.key),
-                ("front-proxy-ca.crt", s.front_proxy_ca.cert), ("front-proxy-ca.key", s.front_proxy_ca.key),
-                ("etcd/ca.crt", s.etcd_ca.cert), ("etcd/ca.key", s.etcd_ca.key),
-                ("sa.pub", s.service_account.cert), ("sa.key", s.service_account.key),
-            ))
+            files = [("ca.crt", s.ca.cert), ("ca.key", s.ca.key)]
+            if first is not None:
+                # more control planes will join: all of them must share every CA and the service-account key.
+                # A lone control plane needs only the cluster CA (the one workers pin); kubeadm makes the rest.
+                files += [("front-proxy-ca.crt", s.front_proxy_ca.cert), ("front-proxy-ca.key", s.front_proxy_ca.key),
+                          ("etcd/ca.crt", s.etcd_ca.cert), ("etcd/ca.key", s.etcd_ca.key),
+                          ("sa.pub", s.service_account.cert), ("sa.key", s.service_account.key)]
+            pki = Pki(tuple(files))
 
     ports = releases.data()["kubernetes_ports"]["control_plane" if role == "control-plane" else "worker"]
     users = _section(doc, "users")
@@ -198,6 +200,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ()))) if admin else None,
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
+        report_url=_section(doc, "bootstrap").get("report_url", ""),
         proxy=_proxy(doc, kube, address),
         virtual_ip=vip,
         firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
