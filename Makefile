@@ -17,7 +17,7 @@ demo: venv
 	$(BIN)/gen build profiles -o out
 
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) out/*[!.gitkeep]

@@ -28,6 +28,36 @@ def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Opti
     write_artifact(output, render_kickstart(node))
 
 
+@app.command("versions")
+def versions_command():
+    """The supported matrix: Kubernetes minor x OS, with CRI-O minor, package repositories and kubeadm API."""
+    from generator.versions import format_matrix
+
+    print(format_matrix(), end="")
+
+
+@app.command("cloud-init")
+def cloud_init_command(
+    profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir,
+    gzip: bool = typer.Option(False, "--gzip", help="gzip the user-data (cloud-init reads it; for size limits)."),
+    base64: bool = typer.Option(False, "--base64", help="base64 text (after --gzip), for APIs that want it encoded."),
+    mime: bool = typer.Option(False, "--mime", help="A MIME multi-part archive (as cloud-init make-mime builds)."),
+    extra_script: list[Path] = typer.Option([], "--extra-script", metavar="FILE",
+                                            help="Add FILE as a text/x-shellscript part (repeatable; implies --mime)."),
+):
+    """cloud-init user-data (#cloud-config) for the node PROFILE describes."""
+    from generator.cloudinit import render_user_data
+    from generator.pipeline import node_from_profile
+    from generator.userdata import encode, mime_archive, read_script
+
+    node = node_from_profile(profile, secrets_dir)
+    scripts = [read_script(path) for path in extra_script]
+    text = render_user_data(node)
+    if mime or scripts:
+        text = mime_archive(text, scripts)
+    write_artifact(output, encode(text, gzip_it=gzip, base64_it=base64))
+
+
 @app.command("plan")
 def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """The steps this host will run, phase by phase."""
@@ -69,6 +99,31 @@ def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--o
 
     for written in build(paths, output, secrets_dir):
         print(written)
+
+
+token_app = typer.Typer(no_args_is_help=True, help="The cluster's bootstrap token.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("renew")
+def token_renew_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
+    """New bootstrap token for PROFILE's cluster (the CAs stay); then render the joining nodes again."""
+    from generator.pipeline import checked_profile
+    from generator.secrets import renew_token, secrets_path
+
+    doc = checked_profile(profile)
+    cluster = (doc.data.get("cluster") or {}).get("name", "kubernetes")
+    if (doc.data.get("cluster") or {}).get("join"):
+        raise UsageError(f"{profile}: this profile joins with cluster.join.token; put a new token there instead")
+    if not secrets_path(cluster, secrets_dir).exists():
+        raise UsageError(f"cluster {cluster} has no secrets file yet in {secrets_path(cluster, secrets_dir).parent}; "
+                         "render a node first")
+    ttl = ((doc.data.get("kubernetes") or {}).get("token_ttl")) or "24h"
+    renewed = renew_token(cluster, secrets_dir)
+    # stdout only: the running control plane must learn the token before nodes rendered with it can join
+    print(f"renewed the bootstrap token of cluster {cluster}; render its joining nodes again (gen build ...)")
+    print("make it known to the running cluster, on a control plane:")
+    print(f"  kubeadm token create {renewed.token} --ttl {ttl}")
 
 
 @app.command("schema")

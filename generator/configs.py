@@ -5,7 +5,6 @@ import yaml
 from generator.model import Node, RepoFile
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
-NODE_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
 
 MODULES = ("overlay", "br_netfilter")
 SYSCTLS = (
@@ -41,14 +40,12 @@ def kubeadm_config(node: Node) -> str:
             "bootstrapTokens": [{
                 "token": node.join.token,
                 "description": "k8s-firstboot: nodes of this cluster join with it",
-                "ttl": k.token_ttl,
-                "usages": ["signing", "authentication"],
-                "groups": [NODE_TOKEN_GROUP],
+                "ttl": k.token_ttl,  # usages and groups: kubeadm's defaults (signing, authentication; default-node-token)
             }],
             "nodeRegistration": _node_registration(node),
         }
         if k.advertise_address:
-            init["localAPIEndpoint"] = {"advertiseAddress": k.advertise_address, "bindPort": 6443}
+            init["localAPIEndpoint"] = {"advertiseAddress": k.advertise_address}  # bindPort: 6443 by default
         cluster = {
             "apiVersion": api,
             "kind": "ClusterConfiguration",
@@ -126,3 +123,56 @@ def kubelet_sysconfig(node: Node) -> str:
 
 def hosts_block(node: Node) -> str:
     return "".join(f"{h.ip} {' '.join(h.names)}\n" for h in node.hosts)
+
+
+def proxy_env(node: Node) -> str:
+    """Read by the bootstrap script (bash) and by systemd (EnvironmentFile): both take KEY="value" lines.
+
+    The schema restricts every value to characters that need no escaping in either.
+    """
+    p = node.proxy
+    values = {"HTTP_PROXY": p.http, "HTTPS_PROXY": p.https, "NO_PROXY": ",".join(p.no_proxy)}
+    lines = [f'{k}="{v}"' for k, v in values.items() if v]
+    lines += [f'{k.lower()}="{v}"' for k, v in values.items() if v]  # curl reads only the lower-case http_proxy
+    return "# k8s-firstboot: proxy for dnf, curl, CRI-O and kubelet\n" + "\n".join(lines) + "\n"
+
+
+def proxy_dropin() -> str:
+    return "# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
+
+
+def registries_conf(node: Node) -> str:
+    """containers-registries.conf(5) drop-in: CRI-O pulls from the mirrors first."""
+    blocks = []
+    for m in node.registry_mirrors:
+        blocks.append(f'[[registry]]\nprefix = "{m.prefix}"\nlocation = "{m.prefix}"\n\n'
+                      f'[[registry.mirror]]\nlocation = "{m.location}"\ninsecure = {"true" if m.insecure else "false"}\n')
+    return "# k8s-firstboot: registry mirrors\n" + "\n".join(blocks)
+
+
+KEEPALIVED_CHECK = "/etc/keepalived/check_apiserver.sh"
+
+
+def keepalived_conf(node: Node) -> str:
+    """One VRRP instance holding the API address; it moves away from a node whose API server stops answering."""
+    v = node.virtual_ip
+    return (
+        "# k8s-firstboot: the API server's virtual address (kubeadm HA, keepalived option)\n"
+        "global_defs {\n    enable_script_security\n    script_user root\n}\n\n"
+        "vrrp_script check_apiserver {\n"
+        f"    script \"{KEEPALIVED_CHECK}\"\n    interval 3\n    timeout 5\n    fall 10\n    rise 2\n    weight -60\n}}\n\n"
+        "vrrp_instance k8s_api {\n"
+        "    state BACKUP\n"
+        f"    interface {v.interface}\n    virtual_router_id {v.router_id}\n    priority {v.priority}\n"
+        "    advert_int 1\n"
+        f"    virtual_ipaddress {{\n        {v.address}\n    }}\n"
+        "    track_script {\n        check_apiserver\n    }\n}\n"
+    )
+
+
+def keepalived_check(node: Node) -> str:
+    return (
+        "#!/bin/bash\n"
+        "# k8s-firstboot: keepalived keeps the API address only where the local API server answers\n"
+        f"exec curl -sfk --max-time 3 -o /dev/null https://localhost:{node.kube.endpoint_port}/healthz\n"
+    )

@@ -64,8 +64,11 @@ class KubeSpec:
 class CniSpec:
     plugin: str
     version: str
-    manifest_url: str
+    manifest_url: str          # manifest installs (calico, flannel); empty for cilium
     ports: tuple[str, ...]
+    install: str = "manifest"  # manifest | cilium-cli
+    release: str = ""          # exact release the cilium CLI installs
+    cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,54 @@ class Network:
 
 
 @dataclass(frozen=True)
+class VirtualIp:
+    """keepalived on the control planes holds the API server's address (VRRP)."""
+    address: str
+    interface: str
+    router_id: int
+    priority: int    # the first control plane starts highest so it holds the address during kubeadm init
+
+
+@dataclass(frozen=True)
+class Proxy:
+    http: str
+    https: str
+    no_proxy: tuple[str, ...]   # the profile's entries plus the cluster's own networks and endpoint
+
+
+@dataclass(frozen=True)
+class RegistryMirror:
+    prefix: str      # docker.io
+    location: str    # registry.internal:5000/docker.io
+    insecure: bool
+
+
+@dataclass(frozen=True)
+class ExtraFile:
+    """A file the profile adds through cloud-init's write_files (cloud_init.write_files)."""
+    path: str
+    content: str
+    permissions: str = "0644"
+    owner: str = "root:root"
+    defer: bool = False
+
+
+@dataclass(frozen=True)
+class Ntp:
+    servers: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CloudInitExtras:
+    """cloud-init-only settings of the profile (cloud_init:), checked by the schema; Kickstart ignores them."""
+    packages: tuple[str, ...] = ()
+    bootcmd: tuple[str | tuple[str, ...], ...] = ()   # a shell line, or an argv run without a shell
+    ntp: Ntp | None = None
+    write_files: tuple[ExtraFile, ...] = ()
+
+
+@dataclass(frozen=True)
 class Node:
     source: str
     role: str                  # control-plane | worker
@@ -126,7 +177,14 @@ class Node:
     admin: Admin | None
     step_timeout: int
     retry_delay: int
+    report_url: str = ""                     # status JSON POSTed here at every change (phone-home)
+    proxy: Proxy | None = None
+    virtual_ip: VirtualIp | None = None      # control planes of an HA cluster without a load balancer
+    firewall_protocols: tuple[str, ...] = ()  # IP protocols to allow (vrrp, ipencap)
+    registry_mirrors: tuple[RegistryMirror, ...] = ()
+    air_gapped: bool = False
     warnings: tuple[str, ...] = field(default=())
+    cloud_init: CloudInitExtras = field(default=CloudInitExtras())
 
     @property
     def is_control_plane(self) -> bool:

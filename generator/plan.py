@@ -23,7 +23,7 @@ def plan(node: Node) -> list[Step]:
     init = node.action == "init"
     control_plane = node.is_control_plane
     firewall = {
-        "ports": f"firewalld: open {', '.join(node.firewall_ports)}",
+        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}",
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]
@@ -41,21 +41,28 @@ def plan(node: Node) -> list[Step]:
         (True, "kube_install", PREPARE, f"install {', '.join(node.kube_packages)} (excluded from later updates)"),
         (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
         (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
+        (bool(node.virtual_ip), "vip_enable", PREPARE, "enable keepalived.service (the API server's virtual IP)"),
         (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),
         (True, "swap_off", BOOT, "swapoff -a"),
         (True, "crio_start", BOOT, "start CRI-O"),
+        (True, "images_pull", BOOT, "start pulling " + ("the control-plane images" if control_plane else
+                                    f"{k.pause_image} and kube-proxy") + " in the background"),
         (control_plane, "pki_install", BOOT, "install the cluster CAs into /etc/kubernetes/pki"),
-        (True, "images_pull", BOOT,
-         "pull the control-plane images" if control_plane else f"pull {k.pause_image}"),
+        (bool(node.virtual_ip), "vip_start", BOOT,
+         f"start keepalived for {node.virtual_ip.address if node.virtual_ip else ''} (priority "
+         f"{node.virtual_ip.priority if node.virtual_ip else ''})"),
+        (init, "images_wait", BOOT, "wait for the image pull to finish"),
         (init, "kubeadm_init", BOOT, f"kubeadm init (Kubernetes {k.version}, pods {k.pod_cidr}, services {k.service_cidr})"),
         (not init, "api_wait", BOOT, f"wait for the API server at {node.endpoint}"),
+        (not init, "images_wait", BOOT, "wait for the image pull to finish"),
         (not init, "kubeadm_join", BOOT,
          f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
         (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),
-        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"),
+        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"
+         if node.cni.install == "manifest" else f"install cilium {node.cni.release} with the cilium CLI ({node.cni.cli_url})"),
         (True, "node_ready", BOOT, f"wait until node {node.hostname} is Ready"),
         (True, "cleanup_secrets", BOOT, "remove the kubeadm config (bootstrap token) and CA copies"),
         (True, "finish", BOOT, "done-marker, login banner, console message"),

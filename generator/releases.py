@@ -117,6 +117,10 @@ def check_choices(doc: Document) -> list[Problem]:
             problems.append(doc.problem(("cni", "version"),
                                         f"{plugin} {cni_version} does not support Kubernetes {minor}; "
                                         f"choose one of {', '.join(fits) or 'none'}"))
+    min_el = _get(cni_plugin(plugin), "min_el_major") if isinstance(plugin, str) else None
+    if min_el and distro != "fedora" and isinstance(os_version, str) and os_version.isdigit() and int(os_version) < min_el:
+        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {distro} {os_version} has; "
+                                                       f"use EL{min_el} or later, or calico/flannel"))
     required_cidr = _get(cni_plugin(plugin), "required_pod_cidr") if isinstance(plugin, str) else None
     pod_cidr = _get(doc.data, "kubernetes", "pod_cidr")
     if required_cidr and pod_cidr and pod_cidr != required_cidr and not _get(doc.data, "cni", "manifest_url"):
@@ -131,8 +135,4 @@ def crio_sample_bridge_files() -> tuple[str, ...]:
 
     All are removed whatever the release, since a later cri-o package update may bring another name.
     """
-    names = set()
-    for release in data()["kubernetes"].values():
-        found = release.get("crio_default_bridge_cni") or ()
-        names.update([found] if isinstance(found, str) else found)
-    return tuple(sorted(names))
+    return tuple(data()["crio_sample_bridge_cni"])

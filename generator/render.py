@@ -15,6 +15,13 @@ from generator.plan import Step, plan
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
+PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
+SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
+CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
+KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+# files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
+FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,8 @@ def _shell_words(values) -> Raw:
 
 
 def _comment(value) -> Raw:
-    """Text for a comment line: anything that could end the line (newlines, other line or paragraph
-    separators, control characters) becomes `?`, so a value can never start a line of its own."""
-    return Raw("".join(c if c.isprintable() else "?" for c in str(value)))
+    """Text for a comment: one line, unquoted (a comment runs nothing)."""
+    return Raw(" ".join(str(value).split()))
 
 
 def _environment(shell: bool) -> jinja2.Environment:
@@ -94,14 +100,23 @@ def node_files(node: Node) -> list[NodeFile]:
     ]
     files += [NodeFile(r.path, configs.repo_file(r)) for r in node.repo_files]
     files += [
-        NodeFile("/etc/modules-load.d/k8s-firstboot.conf", configs.modules_load()),
-        NodeFile("/etc/sysctl.d/99-kubernetes-cri.conf", configs.sysctl_conf()),
-        NodeFile("/etc/crio/crio.conf.d/90-k8s-firstboot.conf", configs.crio_dropin(node)),
-        NodeFile("/etc/sysconfig/kubelet", configs.kubelet_sysconfig(node)),
+        NodeFile(MODULES_LOAD_PATH, configs.modules_load()),
+        NodeFile(SYSCTL_PATH, configs.sysctl_conf()),
+        NodeFile(CRIO_DROPIN_PATH, configs.crio_dropin(node)),
+        NodeFile(KUBELET_SYSCONFIG_PATH, configs.kubelet_sysconfig(node)),
         NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
     ]
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.proxy:
+        files += [NodeFile(PROXY_ENV, configs.proxy_env(node))]
+        files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
+                  for unit in ("crio", "kubelet")]
+    if node.virtual_ip:
+        files += [NodeFile("/etc/keepalived/keepalived.conf", configs.keepalived_conf(node)),
+                  NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
+    if node.registry_mirrors:
+        files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
     if node.pki:
         files += [NodeFile(f"{CONFIG_DIR}/pki/{name}", pem, 0o600 if name.endswith(".key") else 0o644,
                            secret=name.endswith(".key"))

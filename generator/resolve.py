@@ -1,16 +1,22 @@
 """Profile + defaults + release knowledge + cluster secrets -> a frozen Node."""
 
+import dataclasses
 import ipaddress
 from pathlib import Path
 
 from generator import releases, secrets
 from generator.load import Document
-from generator.model import (Admin, CniSpec, HostEntry, Join, KubeSpec, Network, Node, OsSpec, Pki, RepoFile,
-                             YumRepo)
+from generator import airgap
+from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
+                             OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 CRIO_SOCKET = "/var/run/crio/crio.sock"
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
+CRIO_REPO_PATH = "/etc/yum.repos.d/cri-o.repo"
+KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
+COPR_REPO_PATH = "/etc/yum.repos.d/container-selinux.repo"
+REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH)
 
 
 def _section(doc: Document, key: str) -> dict:
@@ -21,35 +27,47 @@ def _fill(template: str, minor: str, os_entry: dict) -> str:
     return template.replace("{minor}", minor).replace("{os_path}", os_entry.get("kubic_path", ""))
 
 
-def _repo_files(kube_minor: str, release: dict, os_entry: dict) -> tuple[RepoFile, ...]:
-    kube = releases.repo(release["kube_repo"])
-    kube_repo = YumRepo(
-        id="kubernetes", name=f"Kubernetes {kube_minor}",
-        baseurl=_fill(kube["baseurl"], kube_minor, os_entry),
-        gpgkey=tuple(_fill(k, kube_minor, os_entry) for k in kube["gpgkey"]),
-        exclude=KUBE_PACKAGES + ("cri-tools", "kubernetes-cni"),
-        repo_gpgcheck=kube.get("repo_gpgcheck", False),
-    )
+def _repo(id: str, name: str, upstream: dict, mirror: dict | None, minor: str, os_entry: dict, **extra) -> YumRepo:
+    """A yum repository from upstream's entry, or from the profile's mirror of it."""
+    mirror = mirror or {}
+    gpgkey = mirror.get("gpgkey") or [_fill(k, minor, os_entry) for k in upstream.get("gpgkey", ())]
+    return YumRepo(id=id, name=name, baseurl=mirror.get("baseurl") or _fill(upstream["baseurl"], minor, os_entry),
+                   gpgkey=tuple(gpgkey), **extra)
+
+
+def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -> tuple[RepoFile, ...]:
+    kube_repo = _repo("kubernetes", f"Kubernetes {kube_minor}", releases.repo(release["kube_repo"]),
+                      mirrors.get("kubernetes"), kube_minor, os_entry,
+                      exclude=KUBE_PACKAGES + ("cri-tools", "kubernetes-cni"))
     crio = releases.repo(release["crio_repo"])
     if "libcontainers" in crio:  # the Kubic era: a libcontainers repo plus one per CRI-O minor
         crio_repos = (
-            YumRepo(id="devel_kubic_libcontainers_stable", name="Stable releases of libcontainers (Kubic)",
-                    baseurl=_fill(crio["libcontainers"]["baseurl"], kube_minor, os_entry),
-                    gpgkey=tuple(_fill(k, kube_minor, os_entry) for k in crio["libcontainers"]["gpgkey"])),
-            YumRepo(id=f"devel_kubic_libcontainers_stable_cri-o_{kube_minor}", name=f"CRI-O {kube_minor} (Kubic)",
-                    baseurl=_fill(crio["crio"]["baseurl"], kube_minor, os_entry),
-                    gpgkey=tuple(_fill(k, kube_minor, os_entry) for k in crio["crio"]["gpgkey"])),
+            _repo("devel_kubic_libcontainers_stable", "Stable releases of libcontainers (Kubic)", crio["libcontainers"],
+                  mirrors.get("libcontainers"), kube_minor, os_entry),
+            _repo(f"devel_kubic_libcontainers_stable_cri-o_{kube_minor}", f"CRI-O {kube_minor} (Kubic)", crio["crio"],
+                  mirrors.get("crio"), kube_minor, os_entry),
         )
     else:
-        crio_repos = (YumRepo(id="cri-o", name=f"CRI-O {kube_minor}", baseurl=_fill(crio["baseurl"], kube_minor, os_entry),
-                              gpgkey=tuple(_fill(k, kube_minor, os_entry) for k in crio["gpgkey"])),)
-    files = [RepoFile("/etc/yum.repos.d/cri-o.repo", crio_repos), RepoFile("/etc/yum.repos.d/kubernetes.repo", (kube_repo,))]
+        crio_repos = (_repo("cri-o", f"CRI-O {kube_minor}", crio, mirrors.get("crio"), kube_minor, os_entry),)
+    files = [RepoFile(CRIO_REPO_PATH, crio_repos), RepoFile(KUBE_REPO_PATH, (kube_repo,))]
     copr = os_entry.get("container_selinux_repo")
     if copr:  # the recipe's `dnf copr enable rhcontainerbot/container-selinux`, as a repo file
-        files.insert(0, RepoFile("/etc/yum.repos.d/container-selinux.repo", (
-            YumRepo(id="copr_rhcontainerbot_container-selinux", name="Copr rhcontainerbot/container-selinux",
-                    baseurl=copr["baseurl"], gpgkey=tuple(copr.get("gpgkey", ()))),)))
+        files.insert(0, RepoFile(COPR_REPO_PATH, (
+            _repo("copr_rhcontainerbot_container-selinux", "Copr rhcontainerbot/container-selinux", copr,
+                  mirrors.get("container_selinux"), kube_minor, os_entry),)))
     return tuple(files)
+
+
+def _proxy(doc: Document, kube: KubeSpec, address: str) -> Proxy | None:
+    p = _section(doc, "proxy")
+    if not p:
+        return None
+    # kubeadm warns when the cluster's own networks would go through the proxy; they never should
+    own = ["localhost", "127.0.0.1", kube.pod_cidr, kube.service_cidr, kube.endpoint_host, ".svc", ".cluster.local"]
+    if address:
+        own.append(address)
+    no_proxy = list(dict.fromkeys([*p.get("no_proxy", ()), *own]))
+    return Proxy(http=p.get("http", ""), https=p.get("https", p.get("http", "")), no_proxy=tuple(no_proxy))
 
 
 def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
@@ -58,7 +76,7 @@ def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
         key=key, name=entry["name"], distro=o["distro"], major=int(o["version"]),
         ks_handler=entry["ks_handler"],
         install_url=o.get("install_url") or entry.get("install_url", ""),
-        appstream_url="" if o.get("install_url") else entry.get("appstream_url", ""),
+        appstream_url=o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", "")),
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
         disk=o.get("disk", ""), zram_swap=o["distro"] == "fedora",
@@ -68,6 +86,19 @@ def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
 def _endpoint(value: str) -> tuple[str, int]:
     host, _, port = value.partition(":")
     return host, int(port) if port else DEFAULT_API_PORT
+
+
+def _cloud_init(doc: Document) -> CloudInitExtras:
+    ci = _section(doc, "cloud_init")
+    ntp = ci.get("ntp")
+    return CloudInitExtras(
+        packages=tuple(ci.get("packages", ())),
+        bootcmd=tuple(c if isinstance(c, str) else tuple(c) for c in ci.get("bootcmd", ())),
+        ntp=Ntp(tuple(ntp.get("servers", ())), tuple(ntp.get("pools", ()))) if ntp else None,
+        write_files=tuple(ExtraFile(f["path"], f.get("content", ""), f.get("permissions", "0644"),
+                                    f.get("owner", "root:root"), f.get("defer", False))
+                          for f in ci.get("write_files", ())),
+    )
 
 
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
@@ -89,19 +120,25 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     plugin = c.get("plugin", "calico")
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
+    cni_release = cni_entry["versions"][cni_version]
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
-                  manifest_url=c.get("manifest_url") or cni_entry["versions"][cni_version]["manifest"],
-                  ports=tuple(cni_entry.get("ports", ())))
+                  manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
+                  ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
+                  release=cni_release.get("release", ""),
+                  cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])
     address = str(ipaddress.IPv4Interface(net["address"]).ip) if net.get("address") else ""
+    mirrors = _section(doc, "mirrors")
+    images = mirrors.get("images", "")
     socket = release.get("cri_socket") or (f"unix://{CRIO_SOCKET}" if releases.minor_key(minor) >= (1, 24) else CRIO_SOCKET)
     kube = KubeSpec(
         minor=minor, version=version, kubeadm_api=release["kubeadm_api"],
         container_runtime_flag=release["kubelet_container_runtime_flag"],
         endpoint_in_kubelet_config=release["kubelet_endpoint_in_config"],
-        cri_socket=socket, image_repository=release["image_repository"], pause_image=release["pause_image"],
+        cri_socket=socket, image_repository=images or release["image_repository"],
+        pause_image=f"{images}/{release['pause_image'].rsplit('/', 1)[1]}" if images else release["pause_image"],
         control_plane_taints=tuple(release["control_plane_taints"]),
         crio_conmon_path_fix=release["crio_conmon_path_fix"],
         crio_bridge_cni_files=releases.crio_sample_bridge_files(),
@@ -118,30 +155,42 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         s = secrets.load_or_create(cluster, secrets_dir) if create_secrets else secrets.load_or_throwaway(cluster, secrets_dir)
         join = Join(s.token, s.ca_cert_hash)
         if role == "control-plane":
-            pki = Pki((
-                ("ca.crt", s.ca.cert), ("ca.key", s.ca.key),
-                ("front-proxy-ca.crt", s.front_proxy_ca.cert), ("front-proxy-ca.key", s.front_proxy_ca.key),
-                ("etcd/ca.crt", s.etcd_ca.cert), ("etcd/ca.key", s.etcd_ca.key),
-                ("sa.pub", s.service_account.cert), ("sa.key", s.service_account.key),
-            ))
+            files = [("ca.crt", s.ca.cert), ("ca.key", s.ca.key)]
+            if first is not None:
+                # more control planes will join: all of them must share every CA and the service-account key.
+                # A lone control plane needs only the cluster CA (the one workers pin); kubeadm makes the rest.
+                files += [("front-proxy-ca.crt", s.front_proxy_ca.cert), ("front-proxy-ca.key", s.front_proxy_ca.key),
+                          ("etcd/ca.crt", s.etcd_ca.cert), ("etcd/ca.key", s.etcd_ca.key),
+                          ("sa.pub", s.service_account.cert), ("sa.key", s.service_account.key)]
+            pki = Pki(tuple(files))
 
     ports = releases.data()["kubernetes_ports"]["control_plane" if role == "control-plane" else "worker"]
     users = _section(doc, "users")
     root, admin = users.get("root") or {}, users.get("admin")
     warnings = []
-    for repo_key in (release["kube_repo"], release["crio_repo"]):
-        if not releases.repo(repo_key).get("served", True):
+    crio_mirrored = "crio" in mirrors and ("libcontainers" in mirrors or "libcontainers" not in releases.repo(release["crio_repo"]))
+    for repo_key, mirror_key, mirrored in ((release["kube_repo"], "kubernetes", "kubernetes" in mirrors),
+                                           (release["crio_repo"], "crio", crio_mirrored)):
+        if not mirrored and not releases.repo(repo_key).get("served", True):
             warnings.append(f"the {repo_key} package repository is no longer served upstream; "
-                            f"mirror it and point the profile at the mirror")
-    return Node(
+                            f"mirror it and set mirrors.{mirror_key} (and mirrors.libcontainers for Kubic) in the profile")
+    if os_entry.get("requires_subscription") and not o.get("install_url"):
+        warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
+                        f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
+    vip = None
+    if cl.get("virtual_ip") and role == "control-plane":
+        v = cl["virtual_ip"]
+        vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
+    node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
         os=_os_spec(doc, os_entry, key),
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
                         nameservers=tuple(net.get("nameservers", ()))),
         kube=kube, cni=cni, join=join, pki=pki,
-        repo_files=_repo_files(minor, release, os_entry),
-        packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux"))),
+        repo_files=_repo_files(minor, release, os_entry, mirrors),
+        packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux")))
+        + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),
         kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES),
         firewall_ports=tuple(ports) + cni.ports,
@@ -151,5 +200,16 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ()))) if admin else None,
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
+        report_url=_section(doc, "bootstrap").get("report_url", ""),
+        proxy=_proxy(doc, kube, address),
+        virtual_ip=vip,
+        firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
+        registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], m.get("insecure", False))
+                               for m in mirrors.get("registries", ())),
+        air_gapped=data.get("air_gapped", False),
         warnings=tuple(warnings),
+        cloud_init=_cloud_init(doc),
     )
+    if node.air_gapped:
+        node = dataclasses.replace(node, warnings=node.warnings + tuple(airgap.public_downloads(node)))
+    return node

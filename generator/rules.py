@@ -5,6 +5,8 @@ import ipaddress
 from generator import releases
 from generator.errors import Problem, ProfileError
 from generator.load import Document
+from generator.render import CONFIG_DIR, FIXED_PATHS
+from generator.resolve import REPO_PATHS
 
 # keys a node profile needs once everything it extends is merged
 NODE_REQUIRED = (
@@ -48,9 +50,25 @@ def _address(doc: Document, path: tuple, problems: list[Problem]):
         return None
 
 
+def _cloud_init_files(doc: Document, problems: list[Problem]) -> None:
+    """cloud_init.write_files may not overwrite the bootstrap's own files, nor name one path twice."""
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(_get(doc.data, ("cloud_init", "write_files")) or []):
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, str):
+            continue
+        where = ("cloud_init", "write_files", i, "path")
+        if path in FIXED_PATHS + REPO_PATHS or path == CONFIG_DIR or path.startswith(CONFIG_DIR + "/"):
+            problems.append(doc.problem(where, f"{path} is written by k8s-firstboot itself; pick another path"))
+        elif path in seen:
+            problems.append(doc.problem(where, f"{path} is already written by cloud_init.write_files[{seen[path]}]"))
+        seen.setdefault(path, i)
+
+
 def check_rules(doc: Document) -> None:
     problems: list[Problem] = []
     data = doc.data
+    _cloud_init_files(doc, problems)
     role = data.get("role")
 
     pod = _network(doc, ("kubernetes", "pod_cidr"), problems)
@@ -86,6 +104,14 @@ def check_rules(doc: Document) -> None:
         port = int(endpoint.rsplit(":", 1)[1])
         if not 0 < port < 65536:
             problems.append(doc.problem(("kubernetes", "control_plane_endpoint"), f"port {port} is out of range 1-65535"))
+
+    vip = _address(doc, ("cluster", "virtual_ip", "address"), problems)
+    if vip and isinstance(endpoint, str) and endpoint.rsplit(":", 1)[0] != str(vip):
+        problems.append(doc.problem(("kubernetes", "control_plane_endpoint"),
+                                    f"with cluster.virtual_ip the endpoint must be that address: {vip}:6443"))
+    if vip and _get(data, ("cluster", "first_control_plane")) is None:
+        problems.append(doc.problem(("cluster", "virtual_ip"), "several control planes share a virtual IP: "
+                                    "name the one that runs kubeadm init in cluster.first_control_plane"))
 
     problems += releases.check_choices(doc)
 

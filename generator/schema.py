@@ -55,6 +55,12 @@ def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, st
         return path, f"{_show(error.instance)} is not one of {options}{hint}"
     if error.validator == "type":
         want = error.validator_value
+        if isinstance(want, list):
+            return path, f"must be {' or '.join(f'a {w}' if w[0] not in 'aeiou' else f'an {w}' for w in want)}, " \
+                         f"not {type(error.instance).__name__}"
+        if want == "string" and path[-1:] == ("permissions",) and type(error.instance) is int:
+            return path, f'must be a quoted octal string such as "0{error.instance:o}" (YAML read the unquoted ' \
+                         f'0{error.instance:o} as the number {error.instance})'
         if want == "string" and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
             return path, f"must be a string: put the value in quotes (YAML read {error.instance!r} as a number)"
         return path, f"must be {'an' if want[0] in 'aeiou' else 'a'} {want}, not {type(error.instance).__name__}"

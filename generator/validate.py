@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from generator import verify
+from generator import userdata, verify
+from generator.cloudinit import render_user_data
 from generator.errors import Problem, ProfileError
 from generator.kickstart import render_kickstart
 from generator.model import Node
@@ -25,6 +26,21 @@ def artifact_findings(node: Node) -> list[verify.Finding]:
     return findings
 
 
+def user_data_checks(path: Path, node: Node) -> tuple[list[Problem], list[str]]:
+    """cloud-init's own schema check and the size against the clouds' limits."""
+    text = render_user_data(node)
+    problems, notes = [], []
+    findings = verify.cloud_init_schema_findings(text, "user-data")
+    if findings is None:
+        notes.append(f"{path}: note: cloud-init is not installed; the user-data's schema was not checked")
+    else:
+        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+    size_notes, size_errors = userdata.size_report(str(path), text)
+    notes += size_notes
+    problems += [Problem(str(path), 0, "user-data", message) for message in size_errors]
+    return problems, notes
+
+
 def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> tuple[list[Problem], list[str]]:
     """(problems, notes) for every profile; secrets are never created here."""
     problems: list[Problem] = []
@@ -40,8 +56,12 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> tup
         node = resolve(doc, secrets_dir, create_secrets=False)
         findings = artifact_findings(node)
         problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+        ud_problems, ud_notes = user_data_checks(path, node)
+        problems += ud_problems
+        notes += ud_notes
         for warning in node.warnings:
             notes.append(f"{path}: warning: {warning}")
         if node.pki:
-            notes.append(f"{path}: note: its artifacts carry the cluster CA keys; keep them private (written 0600)")
+            notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
+                         f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")
     return problems, notes

@@ -84,3 +84,26 @@ def systemd_unit_findings(unit_name: str, unit_text: str, executables: dict[str,
     if result.returncode != 0 or lines:
         return [Finding("systemd-analyze", unit_name, line) for line in lines or [f"exit {result.returncode}"]]
     return []
+
+
+def cloud_init_tool() -> str | None:
+    return shutil.which("cloud-init")
+
+
+def cloud_init_schema_findings(user_data: str, subject: str) -> list[Finding] | None:
+    """`cloud-init schema --config-file`: errors and deprecations as findings; None when cloud-init is missing."""
+    tool = cloud_init_tool()
+    if tool is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "user-data"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it may hold CA keys
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(user_data)
+        result = subprocess.run([tool, "schema", "--config-file", str(path)], capture_output=True, text=True)
+    # 22.4 exits 0 on deprecations, and may run its messages together: judge the text as well as the status
+    text = (result.stdout + "\n" + result.stderr).replace(f"Valid cloud-config: {path}", "\n")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if result.returncode != 0 or lines:
+        return [Finding("cloud-init schema", subject, line) for line in lines or [f"exit {result.returncode}"]]
+    return []

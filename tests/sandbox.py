@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STANDINS = ("dnf", "systemctl", "kubeadm", "kubectl", "curl", "modprobe", "sysctl", "firewall-offline-cmd",
-            "setenforce", "getenforce", "swapoff", "crictl", "sleep")
+            "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium")
 SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record")
 
 

@@ -43,6 +43,9 @@ def record() -> None:
     RECORD.mkdir(parents=True, exist_ok=True)
     with open(RECORD / "calls", "a", encoding="utf-8") as log:
         log.write("\t".join([NAME, *ARGS]) + "\n")
+    if os.environ.get("https_proxy"):  # which calls would have gone through the profile's proxy
+        with open(RECORD / "proxied", "a", encoding="utf-8") as log:
+            log.write(f"{NAME}\t{os.environ['https_proxy']}\t{os.environ.get('no_proxy', '')}\n")
 
 
 PASSTHROUGH = {"sed", "cp", "rm", "install", "mkdir", "cat", "touch"}
@@ -150,6 +153,11 @@ def kubeadm() -> int:
         config = Path(option("--config")).read_text()
         write(str(RECORD / "join-config.yaml"), config)
         if "controlPlane" in config:
+            # without --certificate-key, kubeadm needs the shared CAs on disk to join as a control plane
+            for shared in ("ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"):
+                if not Path(f"/etc/kubernetes/pki/{shared}").exists():
+                    print(f"standin kubeadm: /etc/kubernetes/pki/{shared} missing for a control-plane join", file=sys.stderr)
+                    return 1
             write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
             write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
@@ -175,13 +183,31 @@ def curl() -> int:
     return 0
 
 
+def tar() -> int:
+    # the only archive the bootstrap unpacks is the cilium CLI: leave a cilium stand-in where it was asked to go
+    target = Path(option("-C") or ".") / "cilium"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to("/usr/local/bin/standin")
+    return 0
+
+
+def cilium() -> int:
+    installed = Path("/var/lib/standin-cilium/installed")
+    if ARGS[0] == "status":
+        return 0 if installed.exists() else 1
+    if ARGS[0] == "install":
+        write(str(installed), " ".join(ARGS) + "\n")
+    return 0
+
+
 def getenforce() -> int:
     print("Enforcing")
     return 0
 
 
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
-            "getenforce": getenforce}
+            "getenforce": getenforce, "tar": tar, "cilium": cilium}
 
 
 def passthrough() -> int:

@@ -23,6 +23,17 @@ BAD_INPUTS = {
     "list": "- role: worker\n",
     "injection": "role: worker\nhostname: '$(reboot)'\n",
     "semicolon": "cni: {manifest_url: 'https://x/;rm -rf /'}\n",
+    "ci-relative-path": "role: worker\ncloud_init:\n  write_files:\n    - {path: etc/x.conf, content: x}\n",
+    "ci-dotdot-path": "role: worker\ncloud_init:\n  write_files:\n    - {path: /etc/../root/x, content: x}\n",
+    "ci-mode-number": "role: worker\ncloud_init:\n  write_files:\n    - {path: /etc/x.conf, content: x, permissions: 0644}\n",
+    "ci-mode-not-octal": "role: worker\ncloud_init:\n  write_files:\n    - {path: /etc/x.conf, content: x, permissions: '0988'}\n",
+    "ci-own-file": "role: worker\ncloud_init:\n  write_files:\n    - {path: /usr/local/sbin/k8s-firstboot, content: x}\n",
+    "ci-twice": "cloud_init:\n  write_files:\n    - {path: /etc/a, content: x}\n    - {path: /etc/a, content: y}\n",
+    "ci-unknown-key": "role: worker\ncloud_init:\n  runcmd: [reboot]\n",
+    "ci-bootcmd-newline": "role: worker\ncloud_init:\n  bootcmd: [\"echo a\\nreboot\"]\n",
+    "ci-bootcmd-type": "role: worker\ncloud_init:\n  bootcmd: [42]\n",
+    "ci-package": "role: worker\ncloud_init:\n  packages: ['vim; reboot']\n",
+    "ci-ntp": "role: worker\ncloud_init:\n  ntp: {servers: ['$(reboot)']}\n",
 }
 
 
@@ -31,15 +42,19 @@ def test_bad_input_exits_2_with_a_located_message(tmp_path, name):
     profile = tmp_path / "bad.yaml"
     profile.write_text(BAD_INPUTS[name])
     out = tmp_path / "out.ks"
+    user_data = tmp_path / "out.user-data"
     for args in (["ks", str(profile)], ["ks", str(profile), "-o", str(out)], ["validate", str(profile)],
-                 ["plan", str(profile)]):
+                 ["plan", str(profile)], ["cloud-init", str(profile)],
+                 ["cloud-init", str(profile), "--gzip", "-o", str(user_data)]):
         result = run_gen(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
         lines = result.stderr.strip().splitlines()
         assert lines and all(LINE.match(l) and l.startswith(str(profile)) for l in lines), result.stderr
-    assert not out.exists()
+        if name.startswith("ci-"):
+            assert any(": cloud_init." in l for l in lines), result.stderr
+    assert not out.exists() and not user_data.exists()
 
 
 def test_non_utf8_and_extends_problems(tmp_path):

@@ -226,3 +226,25 @@ def test_a_second_run_changes_nothing(rehearsed, profile):
         assert result.returncode == 0 and "already bootstrapped" in result.stderr
     assert box.calls() == calls
     assert box.snapshot() == before
+
+
+def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    profile = write_profile("w.yaml", f"extends: {ROOT}/profiles/worker.yaml\n"
+                                      "bootstrap: {report_url: 'https://status.example/k8s'}\n")
+    node = node_from_profile(profile, tmp_path / "state")
+    box = Sandbox(tmp_path / "box")
+    run_kickstart_post(box, render_kickstart(node), "RHEL9")
+    box.inject_fault("always modprobe")
+    failed = run_first_boot(box)
+    assert failed.returncode != 0
+    status = yaml.safe_load(box.file("/var/lib/k8s-firstboot/status.json").read_text())
+    assert status["state"] == "failed" and status["step"] == "kernel_modules" and status["error"]
+    assert "failed at step kernel_modules" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
+    assert "FAILED" in box.console()
+    posts = [c for c in box.command_lines() if c.startswith("curl ") and "https://status.example/k8s" in c]
+    assert posts and all("--data-binary @/var/lib/k8s-firstboot/status.json" in c for c in posts)
+    # the monitoring endpoint being down never stops the node
+    (box.record / "faults").write_text("always curl https://status.example/k8s\n")
+    assert run_first_boot(box).returncode == 0
+    assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()

@@ -10,7 +10,7 @@ role: worker
 hostname: node1
 os: {distro: rocky, version: "9"}
 kubernetes:
-  version: "1.34"
+  version: "1.36"
   pod_cidr: 10.244.0.0/16
   service_cidr: 10.96.0.0/12
   control_plane_endpoint: cp.example:6443
@@ -35,8 +35,8 @@ def test_good_profile_passes(write_profile):
     (("hostname: node1", "hostnme: node1"), "p.yaml:2: hostnme: unknown key 'hostnme'; did you mean 'hostname'?"),
     (("role: worker", "role: wroker"), 'p.yaml:1: role: "wroker" is not one of "control-plane", "master", "worker"; did you mean \'worker\'?'),
     (("hostname: node1", "hostname: Node_1"), 'p.yaml:2: hostname: "Node_1" is not valid: an RFC 1123 name'),
-    (('version: "1.34"', "version: 1.34"), "p.yaml:5: kubernetes.version: must be a string: put the value in quotes"),
-    (('version: "1.34"', 'version: "1.17"'), "p.yaml:5: kubernetes.version: Kubernetes 1.17 is not supported; choose a minor from 1.18"),
+    (('version: "1.36"', "version: 1.34"), "p.yaml:5: kubernetes.version: must be a string: put the value in quotes"),
+    (('version: "1.36"', 'version: "1.17"'), "p.yaml:5: kubernetes.version: Kubernetes 1.17 is not supported; choose a minor from 1.18"),
     (("pod_cidr: 10.244.0.0/16", "pod_cidr: 10.244.0.1/16"), "p.yaml:6: kubernetes.pod_cidr: '10.244.0.1/16' is not a valid IPv4 network (10.244.0.1/16 has host bits set); did you mean 10.244.0.0/16?"),
     (("pod_cidr: 10.244.0.0/16", "pod_cidr: 10.96.0.0/16"), "p.yaml:7: kubernetes.service_cidr: 10.96.0.0/12 overlaps the pod network 10.96.0.0/16"),
     (("address: 192.168.1.20/24", "address: 10.244.3.4/24"), "p.yaml:11: network.address: the node address 10.244.3.4 lies inside the pod network 10.244.0.0/16"),
@@ -58,7 +58,7 @@ def test_each_mistake_is_reported_where_it_is(write_profile, change, expected):
 def test_unsupported_pair_lists_what_is_supported(write_profile):
     text = GOOD.replace('os: {distro: rocky, version: "9"}', 'os: {distro: centos, version: "8"}')
     found = errors(write_profile, text)
-    assert any("kubernetes.version: Kubernetes 1.34 has no packages for CentOS Linux 8; supported there: 1.18 to" in f
+    assert any("kubernetes.version: Kubernetes 1.36 has no packages for CentOS Linux 8; supported there: 1.18 to" in f
                for f in found), found
 
 

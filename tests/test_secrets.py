@@ -117,3 +117,20 @@ def test_secrets_never_reach_stderr_or_the_post_log(tmp_path):
     assert made.token not in result.stderr and "PRIVATE KEY" not in result.stderr
     # the %post runs without xtrace, so its log holds no heredoc bodies or tokens
     assert "set -x" not in result.stdout and "bash -x" not in result.stdout
+
+
+def test_token_renew_command_rerenders_with_the_new_token(tmp_path):
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
+    before = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    result = run_gen("token", "renew", "profiles/worker.yaml", env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    renewed = secrets.load(tmp_path / "demo.secrets.yaml")
+    assert f"kubeadm token create {renewed.token} --ttl 24h" in result.stdout
+    after = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    assert after["discovery"]["bootstrapToken"]["token"] == renewed.token != before["discovery"]["bootstrapToken"]["token"]
+    assert after["discovery"]["bootstrapToken"]["caCertHashes"] == before["discovery"]["bootstrapToken"]["caCertHashes"]
+
+
+def test_token_renew_without_secrets_is_exit_2(tmp_path):
+    result = run_gen("token", "renew", "profiles/worker.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "has no secrets file yet" in result.stderr and result.stdout == ""

@@ -1,0 +1,58 @@
+"""For air-gapped profiles: every download the node would still make from a public source."""
+
+from urllib.parse import urlsplit
+
+from generator import releases
+from generator.model import Node
+
+# registries the upstream images live on (kubeadm, CNI manifests)
+PUBLIC_REGISTRIES = ("registry.k8s.io", "k8s.gcr.io", "gcr.io", "docker.io", "quay.io", "ghcr.io")
+
+
+def _urls(value) -> list[str]:
+    if isinstance(value, dict):
+        return [u for v in value.values() for u in _urls(v)]
+    if isinstance(value, list):
+        return [u for v in value for u in _urls(v)]
+    return [value] if isinstance(value, str) and value.startswith(("http://", "https://")) else []
+
+
+def public_hosts() -> set[str]:
+    """Hosts of every upstream URL in the release data, plus the public registries."""
+    return {urlsplit(u).hostname for u in _urls(releases.data())} | set(PUBLIC_REGISTRIES)
+
+
+def _registry_host(image: str) -> str:
+    return image.split("/", 1)[0]
+
+
+def public_downloads(node: Node) -> list[str]:
+    """One warning per public source an air-gapped node would try, naming the profile key that replaces it."""
+    public = public_hosts()
+    found = []
+
+    def check(url: str, key: str) -> None:
+        if url and urlsplit(url).hostname in public:
+            found.append(f"air_gapped: {url} is public; set {key} to an internal mirror")
+
+    check(node.os.install_url, "os.install_url")
+    check(node.os.appstream_url, "os.appstream_url")
+    for repo_file in node.repo_files:
+        for repo in repo_file.repos:
+            key = {"kubernetes": "mirrors.kubernetes", "cri-o": "mirrors.crio"}.get(repo.id, "mirrors.crio")
+            if "libcontainers_stable" == repo.id.removeprefix("devel_kubic_"):
+                key = "mirrors.libcontainers"
+            elif "container-selinux" in repo.id:
+                key = "mirrors.container_selinux"
+            check(repo.baseurl, f"{key}.baseurl")
+            for gpgkey in repo.gpgkey:
+                check(gpgkey, f"{key}.gpgkey")
+    check(node.cni.manifest_url, "cni.manifest_url")
+    check(node.cni.cli_url, "cni.cli_url")
+    mirrored = {m.prefix for m in node.registry_mirrors}
+    if _registry_host(node.kube.image_repository) in public:
+        found.append(f"air_gapped: control-plane images come from {node.kube.image_repository}; set mirrors.images")
+    for registry in releases.cni_plugin(node.cni.plugin).get("image_registries", ()):
+        if registry not in mirrored:
+            found.append(f"air_gapped: {node.cni.plugin} images come from {registry}; add it to mirrors.registries")
+    return found
