@@ -56,7 +56,7 @@ CONTROL_PLANE = {
     "kubernetes": {"version": "1.34", "pod_cidr": "10.244.0.0/16", "service_cidr": "10.96.0.0/12",
                    "control_plane_endpoint": "192.168.122.10:6443", "advertise_address": "192.168.122.10",
                    "token_ttl": "24h"},
-    "cni": {"plugin": "calico", "version": "3.30", "manifest_url": "https://mirror.example/calico/v3.30.0/calico.yaml"},
+    "cni": {"plugin": "calico", "version": "3.32", "manifest_url": "https://mirror.example/calico/v3.30.0/calico.yaml"},
     "bootstrap": {"step_timeout": 30, "retry_delay": 1},
 }
 # a worker joining a cluster by token: the only place cluster.join's strings are allowed
