@@ -93,14 +93,29 @@ def base_for(path: tuple) -> dict:
 
 def get_in(data, path):
     for key in path:
-        data = data[key] if isinstance(data, list) or key in data else ""
+        if isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        elif isinstance(data, dict) and key in data:
+            data = data[key]
+        else:
+            return ""
     return data if isinstance(data, str) else ""
 
 
 def put(data: dict, path: tuple, value: str) -> dict:
+    """Set a key path, making the mappings and lists on the way (fields the base profile leaves out)."""
     node = data
-    for key in path[:-1]:
-        node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
+    for key, following in zip(path[:-1], path[1:]):
+        empty = [] if isinstance(following, int) else {}
+        if isinstance(node, list):
+            while len(node) <= key:
+                node.append(copy.deepcopy(empty))
+        if not isinstance(node[key] if isinstance(node, list) else node.get(key), (list, dict)):
+            node[key] = empty
+        node = node[key]
+    if isinstance(node, list):
+        while len(node) <= path[-1]:
+            node.append(None)
     node[path[-1]] = value
     return data
 
