@@ -279,7 +279,8 @@ def test_a_crash_in_any_step_resumes_to_the_same_node(nodes, outcomes, profile, 
     assert crashed["rc"] != 0
     # the power went out inside this step: it was running and is not recorded as done
     assert crashed["status"]["step"] in CRASH_STEPS.get(step, {step}), crashed["status"]
-    assert crashed["status"]["state"] == "running", crashed["status"]
+    # (the background pull may also die just after a step's "done", before the next one starts)
+    assert crashed["status"]["state"] in ({"running", "done"} if step in CRASH_STEPS else {"running"}), crashed["status"]
     if step not in CRASH_STEPS:   # (the background pull may die between a marker and its status line)
         assert step not in crashed["markers"]
     assert "FAILED" not in crashed["console"]   # nothing ran after the cut, not even the EXIT trap
