@@ -39,11 +39,7 @@ def public_downloads(node: Node) -> list[str]:
     check(node.os.appstream_url, "os.appstream_url")
     for repo_file in node.repo_files:
         for repo in repo_file.repos:
-            key = {"kubernetes": "mirrors.kubernetes", "cri-o": "mirrors.crio"}.get(repo.id, "mirrors.crio")
-            if "libcontainers_stable" == repo.id.removeprefix("devel_kubic_"):
-                key = "mirrors.libcontainers"
-            elif "container-selinux" in repo.id:
-                key = "mirrors.container_selinux"
+            key = f"mirrors.{repo.mirror_key}"
             check(repo.baseurl, f"{key}.baseurl")
             for gpgkey in repo.gpgkey:
                 check(gpgkey, f"{key}.gpgkey")

@@ -85,24 +85,25 @@ class _Builder:
         self.problems.append(Problem(self.file, node.start_mark.line + 1, dotted(path), message))
 
 
-def _read_text(path: Path, display: str) -> str:
+def read_utf8(path: Path, display: str, key: str = "") -> str:
+    """A file's text; a missing, unreadable or non-UTF-8 file is a located problem under `key`."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ProfileError([Problem(display, 0, "", "file not found")]) from None
+        raise ProfileError([Problem(display, 0, key, "file not found")]) from None
     except OSError as exc:
-        raise ProfileError([Problem(display, 0, "", f"cannot read: {exc.strerror}")]) from None
+        raise ProfileError([Problem(display, 0, key, f"cannot read: {exc.strerror}")]) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ProfileError([Problem(display, line, "", "not UTF-8 text (save the file as UTF-8)")]) from None
+        raise ProfileError([Problem(display, line, key, "not UTF-8 text (save the file as UTF-8)")]) from None
 
 
 def load_file(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPath, tuple[str, int]]]:
     """One YAML file as a mapping plus origins, without following `extends`."""
     display = display or str(path)
-    text = _read_text(path, display)
+    text = read_utf8(path, display)
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):

@@ -12,6 +12,7 @@ class YumRepo:
     exclude: tuple[str, ...] = ()
     repo_gpgcheck: bool = False
     module_hotfixes: bool = False
+    mirror_key: str = ""          # the profile key that points it at a mirror: mirrors.<mirror_key>
 
 
 @dataclass(frozen=True)

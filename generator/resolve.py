@@ -27,34 +27,35 @@ def _fill(template: str, minor: str, os_entry: dict) -> str:
     return template.replace("{minor}", minor).replace("{os_path}", os_entry.get("kubic_path", ""))
 
 
-def _repo(id: str, name: str, upstream: dict, mirror: dict | None, minor: str, os_entry: dict, **extra) -> YumRepo:
-    """A yum repository from upstream's entry, or from the profile's mirror of it."""
-    mirror = mirror or {}
+def _repo(id: str, name: str, upstream: dict, mirrors: dict, mirror_key: str, minor: str, os_entry: dict,
+          **extra) -> YumRepo:
+    """A yum repository from upstream's entry, or from the profile's mirrors.<mirror_key>."""
+    mirror = mirrors.get(mirror_key) or {}
     gpgkey = mirror.get("gpgkey") or [_fill(k, minor, os_entry) for k in upstream.get("gpgkey", ())]
     return YumRepo(id=id, name=name, baseurl=mirror.get("baseurl") or _fill(upstream["baseurl"], minor, os_entry),
-                   gpgkey=tuple(gpgkey), **extra)
+                   gpgkey=tuple(gpgkey), mirror_key=mirror_key, **extra)
 
 
 def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -> tuple[RepoFile, ...]:
     kube_repo = _repo("kubernetes", f"Kubernetes {kube_minor}", releases.repo(release["kube_repo"]),
-                      mirrors.get("kubernetes"), kube_minor, os_entry,
+                      mirrors, "kubernetes", kube_minor, os_entry,
                       exclude=KUBE_PACKAGES + ("cri-tools", "kubernetes-cni"))
     crio = releases.repo(release["crio_repo"])
     if "libcontainers" in crio:  # the Kubic era: a libcontainers repo plus one per CRI-O minor
         crio_repos = (
             _repo("devel_kubic_libcontainers_stable", "Stable releases of libcontainers (Kubic)", crio["libcontainers"],
-                  mirrors.get("libcontainers"), kube_minor, os_entry),
+                  mirrors, "libcontainers", kube_minor, os_entry),
             _repo(f"devel_kubic_libcontainers_stable_cri-o_{kube_minor}", f"CRI-O {kube_minor} (Kubic)", crio["crio"],
-                  mirrors.get("crio"), kube_minor, os_entry),
+                  mirrors, "crio", kube_minor, os_entry),
         )
     else:
-        crio_repos = (_repo("cri-o", f"CRI-O {kube_minor}", crio, mirrors.get("crio"), kube_minor, os_entry),)
+        crio_repos = (_repo("cri-o", f"CRI-O {kube_minor}", crio, mirrors, "crio", kube_minor, os_entry),)
     files = [RepoFile(CRIO_REPO_PATH, crio_repos), RepoFile(KUBE_REPO_PATH, (kube_repo,))]
     copr = os_entry.get("container_selinux_repo")
     if copr:  # the recipe's `dnf copr enable rhcontainerbot/container-selinux`, as a repo file
         files.insert(0, RepoFile(COPR_REPO_PATH, (
             _repo("copr_rhcontainerbot_container-selinux", "Copr rhcontainerbot/container-selinux", copr,
-                  mirrors.get("container_selinux"), kube_minor, os_entry),)))
+                  mirrors, "container_selinux", kube_minor, os_entry),)))
     return tuple(files)
 
 

@@ -10,6 +10,7 @@ from email.mime.text import MIMEText
 from pathlib import Path
 
 from generator.errors import Problem, ProfileError
+from generator.load import read_utf8
 
 CLOUD_CONFIG_FILENAME = "cloud-config"
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -65,17 +66,7 @@ class Script:
 def read_script(path: Path) -> Script:
     """An --extra-script file: UTF-8 text starting with #! (cloud-init executes it)."""
     display = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProfileError([Problem(display, 0, "extra-script", "file not found")]) from None
-    except OSError as exc:
-        raise ProfileError([Problem(display, 0, "extra-script", f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ProfileError([Problem(display, line, "extra-script", "not UTF-8 text")]) from None
+    text = read_utf8(path, display, "extra-script")
     if not text.startswith("#!"):
         raise ProfileError([Problem(display, 1, "extra-script",
                                     "must start with an interpreter line such as #!/bin/bash (cloud-init executes it)")])
