@@ -1,8 +1,19 @@
 """k8s-firstboot: render install-time artifacts that bootstrap a CRI-O + kubeadm node on first boot."""
 
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-SCHEMA_PATH = PROJECT_ROOT / "schema" / "profile.schema.json"
-DATA_DIR = Path(__file__).resolve().parent / "data"
+PACKAGE_DIR = Path(str(files(__name__)))
+# An installed wheel carries templates/ and schema/ under generator/share/ (pyproject.toml maps them there);
+# a checkout keeps them at the top of the repository, where the project's layout puts them.
+_SHIPPED = PACKAGE_DIR / "share"
+RESOURCE_ROOT = _SHIPPED if (_SHIPPED / "templates").is_dir() else PACKAGE_DIR.parent
+TEMPLATES_DIR = RESOURCE_ROOT / "templates"
+SCHEMA_PATH = RESOURCE_ROOT / "schema" / "profile.schema.json"
+DATA_DIR = PACKAGE_DIR / "data"
+
+try:
+    __version__ = version("k8s-firstboot")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0+checkout"

@@ -18,6 +18,23 @@ SecretsDir = typer.Option(None, "--secrets-dir", envvar="K8S_FIRSTBOOT_SECRETS_D
 Output = typer.Option(None, "-o", "--output", help="Write to this file (0600) instead of stdout.")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from generator import __version__
+
+        print(f"gen (k8s-firstboot) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def common_options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (exit 1)."),
+):
+    """Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot."""
+
+
 @app.command("ks")
 def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir):
     """Kickstart for the node PROFILE describes."""
