@@ -84,6 +84,13 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     node = node_from_profile(profile, secrets_dir)
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
+    if node.is_control_plane:
+        from generator.cloudinit import cloud_instance
+
+        kickstart_address = node.kube.advertise_address or "the default route's address at boot"
+        cloud_address = cloud_instance(node).kube.advertise_address or "the default route's address at boot"
+        print(f"API server advertises: {kickstart_address} (Kickstart); {cloud_address} (cloud-init)"
+              + ("" if node.kube.advertise_explicit else "; kubernetes.advertise_address pins it"))
     phase = None
     for number, step in enumerate(plan(node), 1):
         if step.phase != phase:

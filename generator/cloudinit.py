@@ -5,6 +5,7 @@ node_files() — the bootstrap script, its unit, the repo files and configs — 
 runcmd runs the prepare phase and then the boot phase. Host name, users and keys use cloud-init's own keys.
 """
 
+import dataclasses
 import shlex
 
 import yaml
@@ -75,9 +76,18 @@ def bootstrap_command() -> str:
     return f"chmod 0700 {shlex.quote(CONFIG_DIR)} && {script} prepare && {script} boot"
 
 
+def cloud_instance(node: Node) -> Node:
+    """The node as a cloud instance is: the cloud, not network.*, gives it its address (cloud-init applies no
+    static network here), so unless kubernetes.advertise_address pins one, the API server advertises what kubeadm
+    finds at boot: the address of the default route's interface. A pinned static address would not exist."""
+    if node.kube.advertise_explicit or not node.kube.advertise_address:
+        return node
+    return dataclasses.replace(node, kube=dataclasses.replace(node.kube, advertise_address=""))
+
+
 def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
     """The cloud-config as data, keys in the order cloud-init acts on them."""
-    files = files if files is not None else node_files(node)
+    files = files if files is not None else node_files(cloud_instance(node))
     extra = node.cloud_init
     config: dict = _hostname(node)
     if extra.ntp:

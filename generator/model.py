@@ -38,6 +38,8 @@ class OsSpec:
     keyboard: str
     disk: str
     zram_swap: bool      # Fedora turns on swap on zram by default
+    install_proxy: str = ""     # Anaconda's --proxy for install_url: empty where no_proxy says direct
+    appstream_proxy: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class KubeSpec:
     service_cidr: str
     endpoint_host: str
     endpoint_port: int
-    advertise_address: str
+    advertise_address: str     # the profile's, else the static network.address (empty: kubeadm's default route)
     token_ttl: str
+    advertise_explicit: bool = False   # kubernetes.advertise_address was set, not derived from network.address
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator import releases, secrets
 from generator.load import Document
-from generator import airgap
+from generator import airgap, proxy
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
 
@@ -59,25 +59,16 @@ def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -
     return tuple(files)
 
 
-def _proxy(doc: Document, kube: KubeSpec, address: str) -> Proxy | None:
-    p = _section(doc, "proxy")
-    if not p:
-        return None
-    # kubeadm warns when the cluster's own networks would go through the proxy; they never should
-    own = ["localhost", "127.0.0.1", kube.pod_cidr, kube.service_cidr, kube.endpoint_host, ".svc", ".cluster.local"]
-    if address:
-        own.append(address)
-    no_proxy = list(dict.fromkeys([*p.get("no_proxy", ()), *own]))
-    return Proxy(http=p.get("http", ""), https=p.get("https", p.get("http", "")), no_proxy=tuple(no_proxy))
-
-
-def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
+def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> OsSpec:
     o = _section(doc, "os")
+    install_url = o.get("install_url") or entry.get("install_url", "")
+    appstream_url = o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", ""))
     return OsSpec(
         key=key, name=entry["name"], distro=o["distro"], major=int(o["version"]),
         ks_handler=entry["ks_handler"],
-        install_url=o.get("install_url") or entry.get("install_url", ""),
-        appstream_url=o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", "")),
+        install_url=install_url, appstream_url=appstream_url,
+        install_proxy=proxy.installer_proxy(install_url, node_proxy),
+        appstream_proxy=proxy.installer_proxy(appstream_url, node_proxy),
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
         disk=o.get("disk", ""), zram_swap=o["distro"] == "fedora",
@@ -146,6 +137,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         pod_cidr=pod_cidr, service_cidr=k.get("service_cidr", "10.96.0.0/12"),
         endpoint_host=endpoint_host, endpoint_port=endpoint_port,
         advertise_address=k.get("advertise_address") or address,
+        advertise_explicit="advertise_address" in k,
         token_ttl=k.get("token_ttl", "24h"),
     )
 
@@ -178,13 +170,17 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
+    hosts = tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ()))
+    node_proxy = proxy.resolve_proxy(_section(doc, "proxy"), proxy.cluster_destinations(
+        kube, hostname, address, hosts, (cl.get("virtual_ip") or {}).get("address", "")))
+    warnings += proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
         vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
-        os=_os_spec(doc, os_entry, key),
+        os=_os_spec(doc, os_entry, key, node_proxy),
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
                         nameservers=tuple(net.get("nameservers", ()))),
@@ -195,14 +191,14 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         crio_packages=("cri-o",),
         kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES),
         firewall_ports=tuple(ports) + cni.ports,
-        hosts=tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ())),
+        hosts=hosts,
         root_password_hash=root.get("password_hash", ""),
         root_locked=root.get("locked", not root.get("password_hash")),
         admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ()))) if admin else None,
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
         report_url=_section(doc, "bootstrap").get("report_url", ""),
-        proxy=_proxy(doc, kube, address),
+        proxy=node_proxy,
         virtual_ip=vip,
         firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
         registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], m.get("insecure", False))
