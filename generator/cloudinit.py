@@ -10,6 +10,7 @@ import shlex
 
 import yaml
 
+from generator import configs
 from generator.model import Node
 from generator.render import CONFIG_DIR, SCRIPT_PATH, NodeFile, node_files
 
@@ -97,8 +98,11 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
         if extra.ntp.pools:
             ntp["pools"] = list(extra.ntp.pools)
         config["ntp"] = ntp
-    if extra.bootcmd:
-        config["bootcmd"] = [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
+    # bootcmd runs before cloud-init's own `packages` (cloud_final): they need dnf's proxy as much as the bootstrap
+    bootcmd = configs.dnf_proxy_commands(node) if node.proxy else []
+    bootcmd += [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
+    if bootcmd:
+        config["bootcmd"] = bootcmd
     users = _users(node)
     if users:
         config["users"] = users

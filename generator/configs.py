@@ -137,6 +137,21 @@ def proxy_env(node: Node) -> str:
     return "# k8s-firstboot: proxy for dnf, curl, CRI-O and kubelet\n" + "\n".join(lines) + "\n"
 
 
+DNF_CONF = "/etc/dnf/dnf.conf"
+
+
+def dnf_proxy_commands(node: Node) -> list[list[str]]:
+    """argv lists that make dnf keep using the proxy after the bootstrap (dnf4 and dnf5 both read [main] proxy=).
+
+    Idempotent: the line is replaced, never added twice. A proxy URL with credentials makes dnf.conf root-only.
+    """
+    url = node.proxy.https or node.proxy.http
+    commands = [["sed", "-i", "-e", "/^proxy=/d", "-e", f"/^\\[main\\]/a proxy={url}", DNF_CONF]]
+    if "@" in url:
+        commands.append(["chmod", "0600", DNF_CONF])
+    return commands
+
+
 def proxy_dropin() -> str:
     return "# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
 

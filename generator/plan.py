@@ -29,6 +29,7 @@ def plan(node: Node) -> list[Step]:
     }[os_.firewall]
     candidates: list[tuple[bool, str, str, str]] = [
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
+        (bool(node.proxy), "dnf_proxy", PREPARE, "keep dnf on the profile's proxy after the bootstrap (/etc/dnf/dnf.conf)"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
         (True, "firewall", PREPARE, firewall),
         (True, "selinux_config", PREPARE, f"SELinux {os_.selinux} from the next boot on (/etc/selinux/config)"),

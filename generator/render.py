@@ -68,6 +68,7 @@ def _environment(shell: bool) -> jinja2.Environment:
 
 
 SHELL = _environment(shell=True)
+SHELL.globals["configs"] = configs  # config commands built as data (argv lists), quoted by shell_words
 TEXT = _environment(shell=False)
 
 

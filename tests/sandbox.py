@@ -46,6 +46,9 @@ class Sandbox:
         (etc / "hosts").write_text("127.0.0.1 localhost\n")
         (etc / "fstab").write_text("/dev/mapper/rl-root / xfs defaults 0 0\n"
                                    "/dev/mapper/rl-swap none swap defaults 0 0\n")
+        (etc / "dnf").mkdir(exist_ok=True)  # as the dnf package ships it on EL9
+        (etc / "dnf/dnf.conf").write_text("[main]\ngpgcheck=1\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
+                                          "best=True\nskip_if_unavailable=False\n")
         (etc / "selinux").mkdir(exist_ok=True)
         (etc / "selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
         (self.root / "console").write_text("")

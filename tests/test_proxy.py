@@ -102,3 +102,35 @@ def test_cloud_instance_advertises_its_boot_address_unless_pinned(write_profile,
     plan = run_gen("plan", "profiles/master.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
     assert "API server advertises: 192.168.122.10 (Kickstart); the default route's address at boot (cloud-init)" \
         in plan.stdout, plan.stdout + plan.stderr
+
+
+def test_dnf_keeps_the_proxy_after_the_bootstrap(write_profile, tmp_path):
+    """The bootstrap's environment ends with it: dnf.conf is where dnf4 and dnf5 read a lasting proxy."""
+    from conftest import need
+    from rehearsal import run_kickstart_post
+    from sandbox import Sandbox, bwrap_available
+
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    secret_proxy = "http://ops:s3cret@proxy.lan:3128"
+    profile = write_profile("p.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
+                                                      "proxy": {"https": secret_proxy, "http": secret_proxy}}))
+    node = node_from_profile(profile, tmp_path)
+    box = Sandbox(tmp_path / "box")
+    run_kickstart_post(box, render_kickstart(node), "RHEL9")
+    conf = box.file("/etc/dnf/dnf.conf")
+    lines = conf.read_text().splitlines()
+    assert lines[:2] == ["[main]", f"proxy={secret_proxy}"] and "best=True" in lines
+    assert conf.stat().st_mode & 0o777 == 0o600  # the proxy's credentials are root's alone
+    # again, as after a reboot into a failed prepare: still one proxy line
+    for argv in yaml.safe_load(render_user_data(node))["bootcmd"]:
+        assert box.run(argv).returncode == 0
+    assert conf.read_text().count("proxy=") == 1
+
+
+def test_cloud_init_packages_get_the_proxy_first(write_profile, tmp_path):
+    profile = write_profile("c.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
+                                                      "proxy": {"http": PROXY}, "cloud_init": {"packages": ["tmux"]}}))
+    config = yaml.safe_load(render_user_data(node_from_profile(profile, tmp_path)))
+    # cloud-init runs bootcmd in its init stage, `packages` in its final stage, runcmd's script after that
+    assert config["bootcmd"][0][:2] == ["sed", "-i"] and f"/^\\[main\\]/a proxy={PROXY}" in config["bootcmd"][0]
+    assert config["packages"] == ["tmux"]
