@@ -1,6 +1,5 @@
 """k8s-firstboot: render install-time artifacts that bootstrap a CRI-O + kubeadm node on first boot."""
 
-from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from pathlib import Path
 
@@ -13,7 +12,12 @@ TEMPLATES_DIR = RESOURCE_ROOT / "templates"
 SCHEMA_PATH = RESOURCE_ROOT / "schema" / "profile.schema.json"
 DATA_DIR = PACKAGE_DIR / "data"
 
-try:
-    __version__ = version("k8s-firstboot")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0+checkout"
+
+def package_version() -> str:
+    """The installed distribution's version (importlib.metadata costs tens of ms: only when asked)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("k8s-firstboot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+checkout"

@@ -20,9 +20,9 @@ Output = typer.Option(None, "-o", "--output", help="Write to this file (0600) in
 
 def _print_version(value: bool) -> None:
     if value:
-        from generator import __version__
+        from generator import package_version
 
-        print(f"gen (k8s-firstboot) {__version__}")
+        print(f"gen (k8s-firstboot) {package_version()}")
         raise typer.Exit()
 
 
