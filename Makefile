@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench venv clean
 
 $(BIN)/gen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q -n auto
+
+# speed is measured against a floor taken in the same run, never asserted in a test
+bench: venv
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) out/*[!.gitkeep]
