@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 
 $(BIN)/gen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet -e '.[test]'
 	touch $(BIN)/gen
 
 venv: $(BIN)/gen
