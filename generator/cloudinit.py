@@ -98,11 +98,8 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
         if extra.ntp.pools:
             ntp["pools"] = list(extra.ntp.pools)
         config["ntp"] = ntp
-    # bootcmd runs before cloud-init's own `packages` (cloud_final): they need dnf's proxy as much as the bootstrap
-    bootcmd = configs.dnf_proxy_commands(node) if node.proxy else []
-    bootcmd += [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
-    if bootcmd:
-        config["bootcmd"] = bootcmd
+    if extra.bootcmd:
+        config["bootcmd"] = [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
     users = _users(node)
     if users:
         config["users"] = users
@@ -118,6 +115,14 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
         if f.defer:
             entry["defer"] = True
         entry["content"] = f.content
+        write_files.append(entry)
+    if node.proxy and extra.packages:
+        # cloud-init's own `packages` run (cloud_final) before the bootstrap: give their dnf the proxy first.
+        # dnf.conf ends in its [main] section as EL and Fedora ship it; the prepare phase tidies it later.
+        entry = {"path": configs.DNF_CONF, "append": True}
+        if configs.dnf_proxy_has_credentials(node):
+            entry["permissions"] = "0600"
+        entry["content"] = configs.dnf_proxy_conf(node)
         write_files.append(entry)
     config["write_files"] = write_files
     if extra.packages:

@@ -1,5 +1,7 @@
 """Config files the node needs, built as data and dumped (never templated YAML/INI text)."""
 
+from urllib.parse import unquote, urlsplit
+
 import yaml
 
 from generator.model import Node, RepoFile
@@ -88,6 +90,8 @@ def repo_file(repo_file: RepoFile) -> str:
             lines.append("exclude=" + " ".join(r.exclude))
         if r.module_hotfixes:
             lines.append("module_hotfixes=1")
+        if r.direct:  # dnf4 and dnf5: no proxy for this repository, whatever dnf.conf says
+            lines.append("proxy=_none_")
         sections.append("\n".join(lines) + "\n")
     return "\n".join(sections)
 
@@ -138,22 +142,40 @@ def proxy_env(node: Node) -> str:
 
 
 DNF_CONF = "/etc/dnf/dnf.conf"
+DNF_PROXY_CONF = "/etc/k8s-firstboot/dnf-proxy.conf"
+
+
+def dnf_proxy_conf(node: Node) -> str:
+    """[main] lines that make dnf keep using the proxy after the bootstrap (dnf4 and dnf5 read [main] proxy=),
+    the credentials apart in proxy_username/proxy_password, as dnf documents them."""
+    parts = urlsplit(node.proxy.https or node.proxy.http)
+    lines = [f"proxy={parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")]
+    if parts.username:
+        lines += [f"proxy_username={unquote(parts.username)}", f"proxy_password={unquote(parts.password or '')}"]
+    return "\n".join(lines) + "\n"
+
+
+def dnf_proxy_has_credentials(node: Node) -> bool:
+    return bool(urlsplit(node.proxy.https or node.proxy.http).username)
 
 
 def dnf_proxy_commands(node: Node) -> list[list[str]]:
-    """argv lists that make dnf keep using the proxy after the bootstrap (dnf4 and dnf5 both read [main] proxy=).
+    """argv lists that put DNF_PROXY_CONF's lines into dnf.conf's [main], replacing earlier ones (idempotent).
 
-    Idempotent: the line is replaced, never added twice. A proxy URL with credentials makes dnf.conf root-only.
+    The credentials never reach a command line or the world-readable script; with them dnf.conf becomes root-only
+    (non-root dnf5 can then not read its configuration: use sudo).
     """
-    url = node.proxy.https or node.proxy.http
-    commands = [["sed", "-i", "-e", "/^proxy=/d", "-e", f"/^\\[main\\]/a proxy={url}", DNF_CONF]]
-    if "@" in url:
+    commands = [["sed", "-i", "-e", "/^\\[main\\]/,/^\\[/{/^proxy\\(_username\\|_password\\)\\?=/d}",
+                 "-e", f"/^\\[main\\]/r {DNF_PROXY_CONF}", DNF_CONF]]
+    if dnf_proxy_has_credentials(node):
         commands.append(["chmod", "0600", DNF_CONF])
     return commands
 
 
 def proxy_dropin() -> str:
-    return "# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
+    # proxy-boot.env (written at boot, absent before) adds the host's own address to NO_PROXY
+    return ("# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
+            "EnvironmentFile=-/etc/k8s-firstboot/proxy-boot.env\n")
 
 
 def registries_conf(node: Node) -> str:

@@ -13,6 +13,7 @@ class YumRepo:
     repo_gpgcheck: bool = False
     module_hotfixes: bool = False
     mirror_key: str = ""          # the profile key that points it at a mirror: mirrors.<mirror_key>
+    direct: bool = False          # no_proxy names its host: dnf must not use dnf.conf's proxy for it
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,21 @@
 """The profile's HTTP(S) proxy: which destinations bypass it, as each consumer on the node reads no_proxy.
 
-Two families read the list differently. Go programs (kubeadm, kubelet, CRI-O, and the static pods kubeadm
-copies the variables into: cmd/kubeadm/app/util/env.go GetProxyEnvVars) match host names, domain suffixes and
-CIDRs. libcurl (curl, and dnf through librepo) matches names and exact addresses, and CIDRs only from 7.86.0
-(CURLOPT_NOPROXY). Anaconda's `url --proxy` has no exception list at all. So every address and name of the
-cluster that is known at render time is listed one by one, and CIDRs are kept for the Go side only.
+The consumers read the list differently (docs/upstream-contracts.md, "Proxies"):
+- Go programs (kubeadm, kubelet, CRI-O, and the static pods kubeadm copies the variables into,
+  cmd/kubeadm/app/util/env.go GetProxyEnvVars) match names and domain suffixes, and CIDRs, but a CIDR only
+  against a destination written as an IP address (golang.org/x/net/http/httpproxy).
+- libcurl (curl, and dnf through librepo, which sets CURLOPT_PROXY but never CURLOPT_NOPROXY, so the no_proxy
+  environment applies) matches names, suffixes after a dot and exact addresses; CIDRs only from 7.86.0.
+- dnf's own configuration has no exception list: a repository reached directly says `proxy=_none_`.
+- Anaconda reads no exception list: `url --proxy` becomes the base proxy of every installer repository.
+So every address and name of the cluster known at render time is listed one by one.
 """
 
+import dataclasses
 import ipaddress
 from urllib.parse import urlsplit
 
-from generator.model import HostEntry, KubeSpec, Proxy
+from generator.model import HostEntry, KubeSpec, Proxy, RepoFile
 
 # the first libcurl that honours CIDR entries in no_proxy (curl's CURLOPT_NOPROXY documentation)
 CURL_CIDR_NO_PROXY = (7, 86)
@@ -32,13 +37,20 @@ def is_cidr(entry: str) -> bool:
     return True
 
 
-def cluster_destinations(kube: KubeSpec, hostname: str, address: str, hosts: tuple[HostEntry, ...],
+def cluster_destinations(kube: KubeSpec, hostname: str, interface: str, hosts: tuple[HostEntry, ...],
                          virtual_ip: str) -> list[str]:
-    """Every destination of the cluster itself: never through the proxy (kubernetes/kubeadm#211, #1332)."""
+    """Every destination of the cluster itself: never through the proxy (kubernetes/kubeadm#211, #1332).
+
+    interface is the static network.address with its prefix: its subnet covers, for the Go side, the kubelets
+    of every node on it, which the API server reaches by IP address.
+    """
+    address = subnet = ""
+    if interface:
+        address, subnet = str(ipaddress.IPv4Interface(interface).ip), str(ipaddress.IPv4Interface(interface).network)
     own = ["localhost", "127.0.0.1", hostname, hostname.split(".")[0], address, kube.endpoint_host, virtual_ip]
     for entry in hosts:  # the other nodes, by address and by every name: the API server reaches their kubelets
         own += [entry.ip, *entry.names]
-    return [*own, kube.pod_cidr, kube.service_cidr, *CLUSTER_DOMAINS]
+    return [*own, subnet, kube.pod_cidr, kube.service_cidr, *CLUSTER_DOMAINS]
 
 
 def resolve_proxy(section: dict, destinations: list[str]) -> Proxy | None:
@@ -58,32 +70,51 @@ def bypasses(url: str, no_proxy: tuple[str, ...]) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    for entry in no_proxy:
+    for entry in no_proxy:  # `*` and `*.name` never get here: rules.py refuses them (their readers disagree)
         entry = entry.lower()
-        if entry == "*":
-            return True
         if is_cidr(entry):
             if address is not None and address in ipaddress.ip_network(entry, strict=False):
                 return True
             continue
-        name = entry.removeprefix("*").removeprefix(".")
+        name = entry.removeprefix(".")
         if host == name or host.endswith("." + name):
             return True
     return False
 
 
-def installer_proxy(url: str, proxy: Proxy | None) -> str:
-    """The --proxy Anaconda gets for an install source: none where the profile says the host is reached direct."""
-    if proxy is None or not url or bypasses(url, proxy.no_proxy):
-        return ""
-    return proxy.http or proxy.https
+def installer_proxies(install_url: str, appstream_url: str, proxy: Proxy | None) -> tuple[str, str, list[str]]:
+    """(--proxy of `url`, --proxy of the AppStream `repo`, warnings) for Anaconda.
+
+    `url --proxy` is Anaconda's base proxy, inherited by every `repo` (an empty `repo --proxy` inherits), so a
+    mirror can be reached directly only when the install tree is too.
+    """
+    if proxy is None:
+        return "", "", []
+    through = proxy.http or proxy.https
+    if install_url and not bypasses(install_url, proxy.no_proxy):
+        warnings = []
+        if appstream_url and bypasses(appstream_url, proxy.no_proxy):
+            warnings.append(f"proxy.no_proxy: Anaconda fetches {appstream_url} through the proxy all the same: "
+                            f"`url --proxy` for os.install_url is the installer's proxy for every repository; put "
+                            f"os.install_url on a direct mirror too, or let the proxy reach this one")
+        return through, (through if appstream_url else ""), warnings
+    direct_appstream = not appstream_url or bypasses(appstream_url, proxy.no_proxy)
+    return "", ("" if direct_appstream else through), []
+
+
+def with_direct_repos(repo_files: tuple[RepoFile, ...], proxy: Proxy | None) -> tuple[RepoFile, ...]:
+    """Mark the dnf repositories no_proxy names: dnf.conf's proxy= has no exception list of its own."""
+    if proxy is None:
+        return repo_files
+    return tuple(RepoFile(f.path, tuple(dataclasses.replace(r, direct=bypasses(r.baseurl, proxy.no_proxy))
+                                         for r in f.repos)) for f in repo_files)
 
 
 def cidr_warnings(section: dict, os_name: str, curl_version: str) -> list[str]:
     """The profile's CIDR no_proxy entries that this OS's curl and dnf ignore."""
     if not curl_version or _version(curl_version) >= CURL_CIDR_NO_PROXY:
         return []
-    return [f"proxy.no_proxy: {entry} is a CIDR; kubeadm, kubelet and CRI-O honour it, but curl and dnf on "
-            f"{os_name} (libcurl {curl_version}; CIDRs need 7.86) ignore it and send those hosts through the proxy: "
-            f"also list the mirrors' names or addresses one by one"
+    return [f"proxy.no_proxy: {entry} is a CIDR; curl and dnf on {os_name} (libcurl {curl_version}; CIDRs need "
+            f"7.86) ignore it, and Go programs (kubelet, CRI-O) match it only against destinations written as IP "
+            f"addresses: list the mirrors and registries by name too"
             for entry in section.get("no_proxy", ()) if is_cidr(entry)]

@@ -16,6 +16,7 @@ SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+PROXY_BOOT_ENV = f"{CONFIG_DIR}/proxy-boot.env"   # NO_PROXY with the address the host has at boot
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
@@ -86,7 +87,7 @@ def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
         RenderedStep(s.name, s.phase, s.title, SHELL.get_template(f"steps/{s.name}.sh.j2").render(node=node).strip())
         for s in steps
     ]
-    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered)
+    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered, proxy_boot_env=PROXY_BOOT_ENV)
 
 
 def firstboot_unit(node: Node) -> str:
@@ -110,7 +111,9 @@ def node_files(node: Node) -> list[NodeFile]:
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
     if node.proxy:
-        files += [NodeFile(PROXY_ENV, configs.proxy_env(node))]
+        files += [NodeFile(PROXY_ENV, configs.proxy_env(node)),
+                  NodeFile(configs.DNF_PROXY_CONF, configs.dnf_proxy_conf(node),
+                           *((0o600, True) if configs.dnf_proxy_has_credentials(node) else ()))]
         files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
                   for unit in ("crio", "kubelet")]
     if node.virtual_ip:

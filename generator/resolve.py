@@ -63,12 +63,12 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> 
     o = _section(doc, "os")
     install_url = o.get("install_url") or entry.get("install_url", "")
     appstream_url = o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", ""))
+    installer = proxy.installer_proxies(install_url, appstream_url, node_proxy)
     return OsSpec(
         key=key, name=entry["name"], distro=o["distro"], major=int(o["version"]),
         ks_handler=entry["ks_handler"],
         install_url=install_url, appstream_url=appstream_url,
-        install_proxy=proxy.installer_proxy(install_url, node_proxy),
-        appstream_proxy=proxy.installer_proxy(appstream_url, node_proxy),
+        install_proxy=installer[0], appstream_proxy=installer[1],
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
         disk=o.get("disk", ""), zram_swap=o["distro"] == "fedora",
@@ -172,20 +172,22 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
     hosts = tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ()))
     node_proxy = proxy.resolve_proxy(_section(doc, "proxy"), proxy.cluster_destinations(
-        kube, hostname, address, hosts, (cl.get("virtual_ip") or {}).get("address", "")))
+        kube, hostname, net.get("address", ""), hosts, (cl.get("virtual_ip") or {}).get("address", "")))
     warnings += proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))
+    os_spec = _os_spec(doc, os_entry, key, node_proxy)
+    warnings += proxy.installer_proxies(os_spec.install_url, os_spec.appstream_url, node_proxy)[2]
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
         vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
-        os=_os_spec(doc, os_entry, key, node_proxy),
+        os=os_spec,
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
                         nameservers=tuple(net.get("nameservers", ()))),
         kube=kube, cni=cni, join=join, pki=pki,
-        repo_files=_repo_files(minor, release, os_entry, mirrors),
+        repo_files=proxy.with_direct_repos(_repo_files(minor, release, os_entry, mirrors), node_proxy),
         packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux")))
         + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),

@@ -65,10 +65,24 @@ def _cloud_init_files(doc: Document, problems: list[Problem]) -> None:
         seen.setdefault(path, i)
 
 
+def _no_proxy(doc: Document, problems: list[Problem]) -> None:
+    """Entries whose meaning differs between the node's readers (Go, libcurl) are refused, not guessed at."""
+    for i, entry in enumerate(_get(doc.data, ("proxy", "no_proxy")) or []):
+        where = ("proxy", "no_proxy", i)
+        if entry == "*":
+            problems.append(doc.problem(where, "'*' turns the proxy off for kubelet and CRI-O but not for curl and dnf "
+                                               "once the cluster's own entries follow it; to go without a proxy, "
+                                               "remove the proxy section"))
+        elif isinstance(entry, str) and entry.startswith("*"):
+            problems.append(doc.problem(where, f"curl and dnf never match {entry!r} (only Go does); "
+                                               f"write {entry.lstrip('*')} to reach every host under it directly"))
+
+
 def check_rules(doc: Document) -> None:
     problems: list[Problem] = []
     data = doc.data
     _cloud_init_files(doc, problems)
+    _no_proxy(doc, problems)
     role = data.get("role")
 
     pod = _network(doc, ("kubernetes", "pod_cidr"), problems)

@@ -15,6 +15,7 @@ import yaml
 
 from conftest import NODE_PROFILES, ROOT, have, need, run_gen
 from generator.pipeline import node_from_profile
+from generator.cloudinit import cloud_instance
 from generator.render import CONFIG_DIR, node_files
 from sandbox import Sandbox, bwrap_available
 
@@ -92,8 +93,8 @@ def ca_hash(cert: Path) -> str:
 def test_first_boot_runs_the_bootstrap_and_a_second_run_changes_nothing(tmp_path, profile):
     box, node = boot_node(tmp_path, profile)
 
-    box.cloud_init("init")  # write_files: every file of node_files(), bytes, mode and owner
-    for f in node_files(node):
+    box.cloud_init("init")  # write_files: every file of node_files() of the node as a cloud instance, bytes, mode, owner
+    for f in node_files(cloud_instance(node)):
         target = box.file(f.path)
         assert target.read_text() == f.content, f.path
         st = target.stat()

@@ -61,7 +61,6 @@ def test_cidr_no_proxy_entries_warn_where_curl_ignores_them(write_profile, tmp_p
     ("http://10.1.2.3/os/", ["10.1.0.0/16"], True),
     ("http://10.2.2.3/os/", ["10.1.0.0/16"], False),
     ("https://mirror.example:8443/x", ["mirror.example"], True),
-    ("http://anything/", ["*"], True),
     ("http://repo.lan/", [], False),
 ])
 def test_bypass_matches_names_like_curl(url, entries, direct):
@@ -105,32 +104,93 @@ def test_cloud_instance_advertises_its_boot_address_unless_pinned(write_profile,
 
 
 def test_dnf_keeps_the_proxy_after_the_bootstrap(write_profile, tmp_path):
-    """The bootstrap's environment ends with it: dnf.conf is where dnf4 and dnf5 read a lasting proxy."""
+    """The bootstrap's environment ends with it: dnf.conf's [main] is where dnf4 and dnf5 read a lasting proxy."""
     from conftest import need
-    from rehearsal import run_kickstart_post
+    from rehearsal import run_kickstart_post, unit_exec_start
     from sandbox import Sandbox, bwrap_available
 
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    secret_proxy = "http://ops:s3cret@proxy.lan:3128"
+    secret_proxy = "http://ops:s3cr%21t@proxy.lan:3128"
     profile = write_profile("p.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
-                                                      "proxy": {"https": secret_proxy, "http": secret_proxy}}))
+                                                      "proxy": {"https": secret_proxy, "http": secret_proxy,
+                                                                "no_proxy": [".example"]}}))
     node = node_from_profile(profile, tmp_path)
     box = Sandbox(tmp_path / "box")
+    box.file("/etc/dnf/dnf.conf").write_text("[main]\ngpgcheck=1\nproxy=http://old.proxy:1\nbest=True\n")
     run_kickstart_post(box, render_kickstart(node), "RHEL9")
     conf = box.file("/etc/dnf/dnf.conf")
     lines = conf.read_text().splitlines()
-    assert lines[:2] == ["[main]", f"proxy={secret_proxy}"] and "best=True" in lines
+    assert lines[:4] == ["[main]", "proxy=http://proxy.lan:3128", "proxy_username=ops", "proxy_password=s3cr!t"], lines
+    assert "proxy=http://old.proxy:1" not in lines and "best=True" in lines
     assert conf.stat().st_mode & 0o777 == 0o600  # the proxy's credentials are root's alone
-    # again, as after a reboot into a failed prepare: still one proxy line
-    for argv in yaml.safe_load(render_user_data(node))["bootcmd"]:
-        assert box.run(argv).returncode == 0
-    assert conf.read_text().count("proxy=") == 1
+    # the credentials are in no world-readable file and on no command line
+    script = box.file("/usr/local/sbin/k8s-firstboot")
+    assert "s3cr" not in script.read_text() and "s3cr" not in "\n".join(box.command_lines())
+    assert box.file("/etc/k8s-firstboot/dnf-proxy.conf").stat().st_mode & 0o777 == 0o600
+    # again (a rerun after a failure): still one set of lines
+    assert box.run(["/usr/local/sbin/k8s-firstboot", "prepare"]).returncode == 0
+    assert box.run(["bash", "-c", "rm -r /var/lib/k8s-firstboot/steps/dnf_proxy && k8s-firstboot prepare"]).returncode == 0
+    assert conf.read_text().count("proxy=") == 1 and conf.read_text().count("proxy_password=") == 1
+
+
+def test_repositories_no_proxy_names_bypass_dnf_conf_proxy(write_profile, tmp_path):
+    # dnf.conf's proxy= has no exception list: a repository on a direct mirror says so itself
+    profile = write_profile("m.yaml", yaml.safe_dump({
+        "extends": str(ROOT / "profiles/worker.yaml"), "proxy": {"http": PROXY, "no_proxy": [".lan"]},
+        "mirrors": {"kubernetes": {"baseurl": "http://repo.lan/k8s/", "gpgkey": ["http://repo.lan/k8s/key"]}}}))
+    files = {f.path: f.content for f in node_files(node_from_profile(profile, tmp_path))}
+    kube, crio = files["/etc/yum.repos.d/kubernetes.repo"], files["/etc/yum.repos.d/cri-o.repo"]
+    assert "proxy=_none_" in kube and "proxy=_none_" not in crio
 
 
 def test_cloud_init_packages_get_the_proxy_first(write_profile, tmp_path):
     profile = write_profile("c.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
                                                       "proxy": {"http": PROXY}, "cloud_init": {"packages": ["tmux"]}}))
     config = yaml.safe_load(render_user_data(node_from_profile(profile, tmp_path)))
-    # cloud-init runs bootcmd in its init stage, `packages` in its final stage, runcmd's script after that
-    assert config["bootcmd"][0][:2] == ["sed", "-i"] and f"/^\\[main\\]/a proxy={PROXY}" in config["bootcmd"][0]
+    # write_files runs in cloud-init's init stage, `packages` in its final stage, runcmd's script after that
+    appended = [f for f in config["write_files"] if f["path"] == "/etc/dnf/dnf.conf"]
+    assert appended == [{"path": "/etc/dnf/dnf.conf", "append": True, "content": f"proxy={PROXY}\n"}]
     assert config["packages"] == ["tmux"]
+
+
+@pytest.mark.parametrize("entry, message", [("*", "'*'"), ("*.lan", "write .lan")])
+def test_no_proxy_wildcards_their_readers_disagree_on_are_refused(write_profile, entry, message):
+    profile = write_profile("w.yaml", proxied("profiles/worker.yaml", [entry]))
+    result = run_gen("ks", str(profile))
+    assert result.returncode == 2 and "proxy.no_proxy[0]" in result.stderr and message in result.stderr, result.stderr
+
+
+FAKE_IP = """#!/bin/bash
+# the routes and addresses of a cloud instance (iproute2's output format)
+case "$*" in
+  "-4 route show default") echo "default via 10.1.0.1 dev ens5 proto dhcp src 10.1.0.57 metric 100" ;;
+  "-4 -o addr show dev ens5 scope global")
+    echo "2: ens5    inet 10.1.0.57/20 brd 10.1.15.255 scope global dynamic noprefixroute ens5\\\\       valid_lft 3000sec"
+    echo "2: ens5    inet 10.1.0.99/32 scope global ens5\\\\       valid_lft forever" ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def test_boot_address_joins_no_proxy_for_kubeadm_crio_and_kubelet(write_profile, tmp_path):
+    """A cloud instance learns its address at boot; the static pods (kubeadm) and CRI-O/kubelet must skip the proxy
+    for it, and it is the address kubeadm advertises: the first global one of the default route's interface."""
+    from conftest import need
+    from rehearsal import run_first_boot, run_kickstart_post
+    from sandbox import Sandbox, bwrap_available
+
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    node = node_from_profile(write_profile("m.yaml", proxied("profiles/master.yaml", [".lan"])), tmp_path)
+    box = Sandbox(tmp_path / "box")
+    fake = box.file("/usr/local/bin/ip")
+    fake.write_text(FAKE_IP)
+    fake.chmod(0o755)
+    run_kickstart_post(box, render_kickstart(node), "RHEL9")
+    assert not box.file("/etc/k8s-firstboot/proxy-boot.env").exists()  # prepare: no routes in the installer's chroot
+    assert run_first_boot(box).returncode == 0
+    boot_env = box.file("/etc/k8s-firstboot/proxy-boot.env").read_text()
+    assert boot_env.startswith('NO_PROXY="') and boot_env.split("\n")[0].endswith(',10.1.0.57"'), boot_env
+    kubeadm = [line.split("\t") for line in (box.record / "proxied").read_text().splitlines() if line.startswith("kubeadm")]
+    assert kubeadm and all(p[2].split(",")[-1] == "10.1.0.57" for p in kubeadm)
+    dropin = box.file("/etc/systemd/system/crio.service.d/90-k8s-firstboot-proxy.conf").read_text()
+    assert dropin.index("proxy.env") < dropin.index("EnvironmentFile=-/etc/k8s-firstboot/proxy-boot.env")
