@@ -59,6 +59,7 @@ class KubeSpec:
     endpoint_port: int
     advertise_address: str
     token_ttl: str
+    dns_image_repository: str = ""   # ClusterConfiguration dns.imageRepository when the default path is wrong
 
 
 @dataclass(frozen=True)

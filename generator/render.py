@@ -20,6 +20,7 @@ MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
 FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
 
@@ -106,6 +107,8 @@ def node_files(node: Node) -> list[NodeFile]:
         NodeFile(KUBELET_SYSCONFIG_PATH, configs.kubelet_sysconfig(node)),
         NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
     ]
+    if node.action == "join-control-plane":
+        files.append(NodeFile(KUBEADM_IMAGES_CONFIG, configs.kubeadm_images_config(node)))
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
     if node.proxy:

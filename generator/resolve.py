@@ -147,6 +147,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         endpoint_host=endpoint_host, endpoint_port=endpoint_port,
         advertise_address=k.get("advertise_address") or address,
         token_ttl=k.get("token_ttl", "24h"),
+        dns_image_repository="" if images else release.get("coredns_image_repository", ""),
     )
 
     pki = None
