@@ -10,7 +10,7 @@ import jinja2
 
 from generator import TEMPLATES_DIR, configs
 from generator.model import Node
-from generator.plan import Step, plan
+from generator.plan import TIME_SYNC_LIMIT, Step, plan
 
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
@@ -86,7 +86,7 @@ def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
         RenderedStep(s.name, s.phase, s.title, SHELL.get_template(f"steps/{s.name}.sh.j2").render(node=node).strip())
         for s in steps
     ]
-    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered)
+    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered, time_sync_limit=TIME_SYNC_LIMIT)
 
 
 def firstboot_unit(node: Node) -> str:
