@@ -198,6 +198,40 @@ def kubeadm_print_join_line(token: str, skip_token_print: bool) -> None:
     print(f"kubeadm join 192.0.2.1:6443 --token {shown} \\\n\t--discovery-token-ca-cert-hash sha256:0000")
 
 
+# the address kubeadm finds on the default route when the config names none (a DHCP lease, say)
+KUBEADM_DETECTED_ADDRESS = "198.51.100.7"
+
+
+def bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """Whether Go's http.ProxyFromEnvironment goes direct to host: exact names, domain suffixes, CIDRs, *."""
+    import ipaddress
+    for entry in (e.strip() for e in no_proxy.split(",") if e.strip()):
+        if entry == "*" or entry == host or host.endswith("." + entry.lstrip(".")):
+            return True
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def kubeadm_proxy_warnings(hosts: list[str]) -> None:
+    """Preflight's HTTPProxy check prints the proxy URL as Go formats it: credentials included."""
+    proxy = os.environ.get("https_proxy") or os.environ.get("HTTPS_PROXY")
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for host in hosts:
+        if proxy and not bypasses_proxy(host, no_proxy):
+            print(f'\t[WARNING HTTPProxy]: Connection to "https://{host}" uses proxy "{proxy}". '
+                  "If that is not intended, adjust your proxy settings")
+
+
+def kubeadm_advertise_address(config: str) -> str:
+    import re
+    found = re.search(r"(?m)^ *advertiseAddress: *['\"]?([0-9.]+)", config)
+    return found.group(1) if found else KUBEADM_DETECTED_ADDRESS
+
+
 def kubeadm() -> int:
     version = kubeadm_version()
     if version is None:
@@ -231,6 +265,7 @@ def kubeadm() -> int:
         if not Path("/etc/kubernetes/pki/ca.key").exists():
             print("standin kubeadm: no CA in /etc/kubernetes/pki; would have made a new one", file=sys.stderr)
             return 1
+        kubeadm_proxy_warnings([kubeadm_advertise_address(config)])
         write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
         crash_point()  # midway: the static pods exist, the kubeconfigs do not
         write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
@@ -245,6 +280,10 @@ def kubeadm() -> int:
             return 1
         config = Path(option("--config")).read_text()
         write(str(RECORD / "join-config.yaml"), config)
+        import re
+        endpoint = re.search(r"(?m)^ *apiServerEndpoint: *['\"]?([^:'\"\s]+)", config)
+        hosts = [endpoint.group(1)] if endpoint else []
+        kubeadm_proxy_warnings(hosts + ([kubeadm_advertise_address(config)] if "controlPlane" in config else []))
         if "controlPlane" in config:
             # without --certificate-key, kubeadm needs the shared CAs on disk to join as a control plane
             for shared in ("ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"):
