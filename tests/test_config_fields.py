@@ -68,6 +68,10 @@ def test_the_check_refuses_what_strict_decoding_refuses():
         [".containerRuntimeEndpoint: unknown field"]
     assert strict_problems({"cgroupDriver": 1}, fields) == [".cgroupDriver: want string, got 1"]
     assert strict_problems({"authentication": {"webhook": {"cacheTTL": "2 minutes"}}}, fields) != []
+    join = yaml.safe_load((FIELDS / "kubeadm" / "v1beta3.yaml").read_text())["kinds"]["JoinConfiguration"]
+    assert strict_problems({"discovery": {"bootstrapToken": {"caCertHash": ["sha256:00"]}}}, join) == \
+        [".discovery.bootstrapToken.caCertHash: unknown field"]
+    assert strict_problems({"controlPlane": {"localAPIEndpoint": {"bindPort": "6443"}}}, join) != []
 
 
 @pytest.mark.parametrize("minor", MINORS)
@@ -85,3 +89,31 @@ def test_kubelet_configuration_decodes_strictly(tmp_path, minor):
     kubelet = next(d for d in yaml.safe_load_all(config) if d and d["kind"] == "KubeletConfiguration")
     assert kubelet["apiVersion"] == "kubelet.config.k8s.io/v1beta1"
     assert strict_problems(kubelet, kubelet_fields(minor)["fields"]) == []
+
+
+def kubeadm_fields(api: str) -> dict:
+    path = FIELDS / "kubeadm" / f"{api}.yaml"
+    return yaml.safe_load(path.read_text())["kinds"] if path.exists() else {}
+
+
+V1BETA3 = [m for m in MINORS if 22 <= int(m.split(".")[1]) <= 30]  # kubeadm's config API there (test_matrix)
+
+
+@pytest.mark.parametrize("minor", V1BETA3)
+def test_kubeadm_documents_decode_strictly(tmp_path, minor):
+    from test_kubeadm import ha_tree
+
+    kinds = kubeadm_fields("v1beta3")
+    tree = ha_tree(tmp_path, minor, *FIRST_OS[minor].rsplit("-", 1))
+    checked = set()
+    for name in ("cp1", "cp2", "worker1"):
+        node = node_from_profile(tree / f"{name}.yaml", tmp_path / "secrets")
+        for f in node_files(node):
+            if not f.path.startswith("/etc/k8s-firstboot/kubeadm"):
+                continue
+            for doc in yaml.safe_load_all(f.content):
+                if doc and doc["apiVersion"].startswith("kubeadm.k8s.io/"):
+                    assert doc["apiVersion"] == "kubeadm.k8s.io/v1beta3", (name, f.path)
+                    assert strict_problems(doc, kinds[doc["kind"]]) == [], (name, f.path)
+                    checked.add(doc["kind"])
+    assert checked == {"InitConfiguration", "ClusterConfiguration", "JoinConfiguration"}
