@@ -31,6 +31,27 @@ def _kubelet_configuration(node: Node) -> dict:
     return config
 
 
+def _images(node: Node) -> dict:
+    """The ClusterConfiguration fields that decide which images kubeadm pulls."""
+    images = {"imageRepository": node.kube.image_repository}
+    if node.kube.dns_image_repository:
+        images["dns"] = {"imageRepository": node.kube.dns_image_repository}
+    return images
+
+
+def kubeadm_images_config(node: Node) -> str:
+    """What `kubeadm config images pull --config` loads on a joining control plane.
+
+    kubeadm loads that file as an init configuration and refuses one holding only a JoinConfiguration; this
+    one names the same images as the first control plane's config, and no secret.
+    """
+    api = f"{KUBEADM_GROUP}/{node.kube.kubeadm_api}"
+    init = {"apiVersion": api, "kind": "InitConfiguration", "nodeRegistration": {"criSocket": node.kube.cri_socket}}
+    cluster = {"apiVersion": api, "kind": "ClusterConfiguration", "kubernetesVersion": f"v{node.kube.version}",
+               **_images(node)}
+    return dump_yaml_documents([init, cluster])
+
+
 def kubeadm_config(node: Node) -> str:
     """InitConfiguration+ClusterConfiguration+KubeletConfiguration, or a JoinConfiguration."""
     k = node.kube
@@ -54,7 +75,7 @@ def kubeadm_config(node: Node) -> str:
             "clusterName": node.cluster,
             "kubernetesVersion": f"v{k.version}",
             "controlPlaneEndpoint": node.endpoint,
-            "imageRepository": k.image_repository,
+            **_images(node),
             "networking": {"podSubnet": k.pod_cidr, "serviceSubnet": k.service_cidr},
         }
         return dump_yaml_documents([init, cluster, _kubelet_configuration(node)])

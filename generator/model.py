@@ -63,6 +63,7 @@ class KubeSpec:
     advertise_address: str     # the profile's, else the static network.address (empty: kubeadm's default route)
     token_ttl: str
     advertise_explicit: bool = False   # kubernetes.advertise_address was set, not derived from network.address
+    dns_image_repository: str = ""   # ClusterConfiguration dns.imageRepository when the default path is wrong
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from generator.model import Node
 
 PREPARE, BOOT = "prepare", "boot"
+TIME_SYNC_LIMIT = 180  # seconds the boot waits for NTP before kubeadm; bounded, since some sites have none
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def plan(node: Node) -> list[Step]:
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),
         (True, "swap_off", BOOT, "swapoff -a"),
+        (True, "time_sync", BOOT, f"wait up to {TIME_SYNC_LIMIT}s for NTP to set the clock (TLS needs it); then go on"),
         (True, "crio_start", BOOT, "start CRI-O"),
         (True, "images_pull", BOOT, "start pulling " + ("the control-plane images" if control_plane else
                                     f"{k.pause_image} and kube-proxy") + " in the background"),

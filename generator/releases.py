@@ -130,6 +130,23 @@ def check_choices(doc: Document) -> list[Problem]:
     return problems
 
 
+def patch_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(version).split("."))
+
+
+def ecdsa_sa_key_problem(version: str) -> str | None:
+    """Why kubeadm of this version cannot take the shared ECDSA sa.key on a control-plane join, or None."""
+    minor = minor_of(version)
+    full = version if version.count(".") == 2 else kube_release(minor)["latest_patch"]
+    since = data()["kubeadm_ecdsa_sa_key_since"][minor]
+    if since is not None and patch_key(full) >= patch_key(since):
+        return None
+    first = f"{since} or later" if since else "1.22.15 (or 1.23.12, 1.24.6, 1.25.2) or later"
+    return (f"kubeadm {full} reads only an RSA service-account key (sa.key) when a control plane joins "
+            f"(kubernetes/kubeadm#2756), and k8s-firstboot makes ECDSA keys: for several control planes use "
+            f"Kubernetes {first}, or a single control plane")
+
+
 def crio_sample_bridge_files() -> tuple[str, ...]:
     """Every name CRI-O has shipped its sample bridge network under; any of them would race the CNI.
 

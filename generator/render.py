@@ -10,7 +10,7 @@ import jinja2
 
 from generator import TEMPLATES_DIR, configs
 from generator.model import Node
-from generator.plan import Step, plan
+from generator.plan import TIME_SYNC_LIMIT, Step, plan
 
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
@@ -21,6 +21,7 @@ MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
 FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
 
@@ -87,7 +88,8 @@ def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
         RenderedStep(s.name, s.phase, s.title, SHELL.get_template(f"steps/{s.name}.sh.j2").render(node=node).strip())
         for s in steps
     ]
-    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered, proxy_boot_env=PROXY_BOOT_ENV)
+    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered, proxy_boot_env=PROXY_BOOT_ENV,
+                                                        time_sync_limit=TIME_SYNC_LIMIT)
 
 
 def firstboot_unit(node: Node) -> str:
@@ -108,6 +110,8 @@ def node_files(node: Node) -> list[NodeFile]:
         NodeFile(KUBELET_SYSCONFIG_PATH, configs.kubelet_sysconfig(node)),
         NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
     ]
+    if node.action == "join-control-plane":
+        files.append(NodeFile(KUBEADM_IMAGES_CONFIG, configs.kubeadm_images_config(node)))
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
     if node.proxy:

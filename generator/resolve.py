@@ -139,6 +139,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         advertise_address=k.get("advertise_address") or address,
         advertise_explicit="advertise_address" in k,
         token_ttl=k.get("token_ttl", "24h"),
+        dns_image_repository="" if images else release.get("coredns_image_repository", ""),
     )
 
     pki = None

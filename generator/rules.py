@@ -128,6 +128,12 @@ def check_rules(doc: Document) -> None:
                                     "name the one that runs kubeadm init in cluster.first_control_plane"))
 
     problems += releases.check_choices(doc)
+    version = _get(data, ("kubernetes", "version"))
+    if (role in ("control-plane", "master") and _get(data, ("cluster", "first_control_plane")) is not None
+            and isinstance(version, str) and releases.minor_of(version) in releases.data()["kubernetes"]):
+        ecdsa = releases.ecdsa_sa_key_problem(version)
+        if ecdsa:
+            problems.append(doc.problem(("kubernetes", "version"), ecdsa))
 
     if role is not None:
         for path in NODE_REQUIRED:

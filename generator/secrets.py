@@ -21,6 +21,10 @@ from cryptography.x509.oid import NameOID
 
 SECRETS_ENV = "K8S_FIRSTBOOT_SECRETS_DIR"
 CA_YEARS = 10
+# NotBefore this far before render time. kubeadm refuses a CA that is "not yet valid" by the node's clock, and
+# a bare-metal clock can be far behind before NTP runs: an RTC kept in local time is up to 14 h off, a stored
+# machine's RTC drifts for weeks. A week covers those at no cost (validity only reaches further into the past).
+CA_BACKDATE = datetime.timedelta(days=7)
 TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -75,7 +79,7 @@ def _new_ca(common_name: str) -> KeyPair:
         .subject_name(name).issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_before(now - CA_BACKDATE)
         .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=True,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STANDINS = ("dnf", "systemctl", "kubeadm", "kubectl", "curl", "modprobe", "sysctl", "firewall-offline-cmd",
-            "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium")
+            "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium",
+            "chronyc", "timedatectl")
 SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record")
 
 

@@ -130,7 +130,131 @@ def systemctl() -> int:
     return 0
 
 
+# kubeadm's refusals, per version; each is a row of docs/upstream-contracts.md ("kubeadm")
+KUBEADM_FLAGS = {  # the flags of each subcommand the bootstrap calls (all exist in 1.18 to 1.37)
+    "init": {"--config", "--skip-token-print", "--ignore-preflight-errors", "--v"},
+    "join": {"--config", "--ignore-preflight-errors", "--v"},
+    "reset": {"-f", "--force", "--cri-socket", "--v"},
+    "config images pull": {"--config", "--kubernetes-version", "--image-repository", "--cri-socket",
+                           "--feature-gates", "--v"},
+}
+# pkiutil.TryLoadPrivatePublicKeyFromDisk took RSA only until kubernetes#112508 (1.26) and its backports
+# (#112537, #112536, #112535, #112534): the first patch of each minor that reads an ECDSA sa.key
+KUBEADM_ECDSA_SA_KEY_FROM = {(1, 22): 15, (1, 23): 12, (1, 24): 6, (1, 25): 2}
+
+
+def kubeadm_version() -> tuple[int, int, int] | None:
+    """The version of the kubeadm package dnf installed (kubeadm-1.24.4), None if there is none."""
+    for package in sorted(Path("/var/lib/standin-rpm").glob("kubeadm-*")):
+        parts = package.name.removeprefix("kubeadm-").split(".")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            return int(parts[0]), int(parts[1]), int(parts[2])
+    return None
+
+
+def kubeadm_flags_refused(subcommand: str, args: list[str]) -> str | None:
+    allowed = KUBEADM_FLAGS[subcommand]
+    for arg in args:
+        if arg.startswith("-") and arg.split("=", 1)[0] not in allowed:
+            return f"unknown flag: {arg.split('=', 1)[0]}"
+    return None
+
+
+def kubeadm_kinds(path: str | None) -> list[str]:
+    if path is None:
+        return []
+    import re
+    return re.findall(r"(?m)^kind: *(\S+)", Path(path).read_text())
+
+
+def kubeadm_accepts_ecdsa_sa_key(version: tuple[int, int, int]) -> bool:
+    if version[:2] >= (1, 26):
+        return True
+    first = KUBEADM_ECDSA_SA_KEY_FROM.get(version[:2])
+    return first is not None and version[2] >= first
+
+
+def private_key_type(path: Path) -> str:
+    """RSA or ECDSA, from the PEM header or, for PKCS#8, the algorithm's OID."""
+    import base64
+    text = path.read_text()
+    if "BEGIN RSA PRIVATE KEY" in text:
+        return "RSA"
+    if "BEGIN EC PRIVATE KEY" in text:
+        return "ECDSA"
+    body = "".join(l for l in text.splitlines() if l and not l.startswith("-----"))
+    der = base64.b64decode(body)
+    if bytes.fromhex("2a864886f70d010101") in der:
+        return "RSA"
+    return "ECDSA" if bytes.fromhex("2a8648ce3d0201") in der else "unknown"
+
+
+def kubeadm_print_join_line(token: str, skip_token_print: bool) -> None:
+    """What init prints when it is done (cmd/kubeadm/app/cmd/init.go, phases/init/bootstraptoken.go)."""
+    shown = "<value withheld>" if skip_token_print else token
+    if not skip_token_print:
+        print(f"[bootstrap-token] Using token: {token}")
+    print("Then you can join any number of worker nodes by running the following on each as root:\n")
+    print(f"kubeadm join 192.0.2.1:6443 --token {shown} \\\n\t--discovery-token-ca-cert-hash sha256:0000")
+
+
+# the address kubeadm finds on the default route when the config names none (a DHCP lease, say)
+KUBEADM_DETECTED_ADDRESS = "198.51.100.7"
+
+
+def bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """Whether Go's http.ProxyFromEnvironment goes direct to host: exact names, domain suffixes, CIDRs, *."""
+    import ipaddress
+    for entry in (e.strip() for e in no_proxy.split(",") if e.strip()):
+        if entry == "*" or entry == host or host.endswith("." + entry.lstrip(".")):
+            return True
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def kubeadm_proxy_warnings(hosts: list[str]) -> None:
+    """Preflight's HTTPProxy check prints the proxy URL as Go formats it: credentials included."""
+    proxy = os.environ.get("https_proxy") or os.environ.get("HTTPS_PROXY")
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for host in hosts:
+        if proxy and not bypasses_proxy(host, no_proxy):
+            print(f'\t[WARNING HTTPProxy]: Connection to "https://{host}" uses proxy "{proxy}". '
+                  "If that is not intended, adjust your proxy settings")
+
+
+def kubeadm_advertise_address(config: str) -> str:
+    import re
+    found = re.search(r"(?m)^ *advertiseAddress: *['\"]?([0-9.]+)", config)
+    return found.group(1) if found else KUBEADM_DETECTED_ADDRESS
+
+
 def kubeadm() -> int:
+    version = kubeadm_version()
+    if version is None:
+        print("bash: kubeadm: command not found", file=sys.stderr)
+        return 127
+    subcommand = "config images pull" if ARGS[:3] == ["config", "images", "pull"] else ARGS[0]
+    if subcommand not in KUBEADM_FLAGS:
+        return 0
+    rest = ARGS[3:] if subcommand == "config images pull" else ARGS[1:]
+    refused = kubeadm_flags_refused(subcommand, rest)
+    if refused:
+        print(f"standin kubeadm: {refused}", file=sys.stderr)
+        return 1
+    kinds = kubeadm_kinds(option("--config"))
+    if subcommand in ("init", "config images pull") and option("--config") is not None \
+            and not {"InitConfiguration", "ClusterConfiguration"} & set(kinds):
+        # the config file is loaded as an init configuration (cmd/kubeadm/app/util/config/initconfiguration.go)
+        print("standin kubeadm: no InitConfiguration or ClusterConfiguration kind was found in the YAML file",
+              file=sys.stderr)
+        return 1
+    if subcommand == "join" and "JoinConfiguration" not in kinds:
+        print("standin kubeadm: no JoinConfiguration found in the supplied config", file=sys.stderr)
+        return 1
     if ARGS[0] == "init":
         config = Path(option("--config")).read_text()
         write(str(RECORD / "init-config.yaml"), config)
@@ -141,10 +265,14 @@ def kubeadm() -> int:
         if not Path("/etc/kubernetes/pki/ca.key").exists():
             print("standin kubeadm: no CA in /etc/kubernetes/pki; would have made a new one", file=sys.stderr)
             return 1
+        kubeadm_proxy_warnings([kubeadm_advertise_address(config)])
         write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
         crash_point()  # midway: the static pods exist, the kubeconfigs do not
         write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
+        import re
+        token = re.search(r"(?m)^ *(?:- )?token: *['\"]?([a-z0-9]{6}\.[a-z0-9]{16})", config)
+        kubeadm_print_join_line(token.group(1) if token else "abcdef.0123456789abcdef", "--skip-token-print" in ARGS)
     elif ARGS[0] == "join":
         if Path("/etc/kubernetes/kubelet.conf").exists():
             print("standin kubeadm: [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: "
@@ -152,12 +280,20 @@ def kubeadm() -> int:
             return 1
         config = Path(option("--config")).read_text()
         write(str(RECORD / "join-config.yaml"), config)
+        import re
+        endpoint = re.search(r"(?m)^ *apiServerEndpoint: *['\"]?([^:'\"\s]+)", config)
+        hosts = [endpoint.group(1)] if endpoint else []
+        kubeadm_proxy_warnings(hosts + ([kubeadm_advertise_address(config)] if "controlPlane" in config else []))
         if "controlPlane" in config:
             # without --certificate-key, kubeadm needs the shared CAs on disk to join as a control plane
             for shared in ("ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"):
                 if not Path(f"/etc/kubernetes/pki/{shared}").exists():
                     print(f"standin kubeadm: /etc/kubernetes/pki/{shared} missing for a control-plane join", file=sys.stderr)
                     return 1
+            sa_key = Path("/etc/kubernetes/pki/sa.key")
+            if private_key_type(sa_key) != "RSA" and not kubeadm_accepts_ecdsa_sa_key(version):
+                print(f"standin kubeadm: [preflight] the private key file {sa_key} isn't in RSA format", file=sys.stderr)
+                return 1
             write("/etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n", 0o600)
             write("/etc/kubernetes/admin.conf", "kind: Config\n", 0o600)
         write("/etc/kubernetes/kubelet.conf", "kind: Config\n", 0o600)
@@ -201,13 +337,20 @@ def cilium() -> int:
     return 0
 
 
+def timedatectl() -> int:
+    # `show --property=NTPSynchronized --value` prints yes or no; a fault stands for no NTP at all
+    if ARGS[:1] == ["show"] and "NTPSynchronized" in " ".join(ARGS):
+        print("yes")
+    return 0
+
+
 def getenforce() -> int:
     print("Enforcing")
     return 0
 
 
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
-            "getenforce": getenforce, "tar": tar, "cilium": cilium}
+            "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl}
 
 
 def passthrough() -> int:
