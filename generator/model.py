@@ -110,7 +110,7 @@ class Network:
 class VirtualIp:
     """keepalived on the control planes holds the API server's address (VRRP)."""
     address: str
-    interface: str
+    interface: str   # empty: the one that routes to the address, found at boot
     router_id: int
     priority: int    # the first control plane starts highest so it holds the address during kubeadm init
 

@@ -113,7 +113,7 @@ def node_files(node: Node) -> list[NodeFile]:
         files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
                   for unit in ("crio", "kubelet")]
     if node.virtual_ip:
-        files += [NodeFile("/etc/keepalived/keepalived.conf", configs.keepalived_conf(node)),
+        files += [NodeFile(configs.KEEPALIVED_CONF, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
     if node.registry_mirrors:
         files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))

@@ -181,7 +181,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
-        vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
+        vip = VirtualIp(v["address"], v.get("interface", ""), v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
         os=_os_spec(doc, os_entry, key),

@@ -13,8 +13,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STANDINS = ("dnf", "systemctl", "kubeadm", "kubectl", "curl", "modprobe", "sysctl", "firewall-offline-cmd",
-            "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium")
-SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record")
+            "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium",
+            "ip", "restorecon")
+SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record", "usr/libexec/keepalived")
+# /usr is the host's and read-only, but keepalived's scripts must sit in /usr/libexec/keepalived (the one path
+# SELinux lets them run unconfined): /usr/libexec becomes a tmpfs holding the host's entries and that folder
+LIBEXEC = "/usr/libexec"
 
 
 def bwrap_available() -> bool:
@@ -62,6 +66,9 @@ class Sandbox:
                 "--bind", str(r / "console"), "/dev/console"]
         if Path("/lib64").exists():
             args += ["--symlink", "usr/lib64", "/lib64"]
+        args += ["--tmpfs", LIBEXEC]
+        for entry in sorted(os.listdir(LIBEXEC)) if os.path.isdir(LIBEXEC) else ():
+            args += ["--ro-bind", f"{LIBEXEC}/{entry}", f"{LIBEXEC}/{entry}"]
         for folder in SCRATCH:
             args += ["--bind", str(r / folder), "/" + folder]
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}

@@ -206,8 +206,50 @@ def getenforce() -> int:
     return 0
 
 
+# the interface a VM of EL9 and later names predictably (not eth0)
+INTERFACE = "enp1s0"
+
+
+def ip() -> int:
+    if ARGS[:3] == ["-o", "route", "get"]:
+        print(f"{ARGS[3]} dev {INTERFACE} src 192.168.122.11 uid 0 \\    cache ")
+    return 0
+
+
+# selinux-policy keepalived.fc (v38.1, v40.13, main): the only path whose scripts keepalived runs unconfined
+KEEPALIVED_UNCONFINED_DIR = "/usr/libexec/keepalived"
+RELABELLED = "/var/lib/standin-selinux/relabelled"
+
+
+def restorecon() -> int:
+    """Record what was relabelled: a file written by %post or write_files keeps its directory's type until then."""
+    Path(RELABELLED).parent.mkdir(parents=True, exist_ok=True)
+    with open(RELABELLED, "a") as f:
+        f.writelines(a.rstrip("/") + "\n" for a in ARGS if not a.startswith("-"))
+    return 0
+
+
+def keepalived_script_domain(root: Path, script: str) -> str:
+    """The SELinux domain keepalived_t runs a vrrp_script in (keepalived.te): unconfined only for files
+    labelled keepalived_unconfined_script_exec_t, i.e. under /usr/libexec/keepalived and relabelled."""
+    record = root / RELABELLED.lstrip("/")
+    relabelled = record.read_text().split() if record.exists() else []
+    labelled = script.startswith(KEEPALIVED_UNCONFINED_DIR + "/") and any(
+        script == r or script.startswith(r + "/") for r in relabelled)
+    return "keepalived_unconfined_script_t" if labelled else "keepalived_t"
+
+
+def keepalived_may_connect(domain: str, port: int, connect_any: bool = False) -> bool:
+    """keepalived.te: keepalived_t connects to a few named port types (http 80/443/8443..., smtp, snmp, ...),
+    to every port only with the keepalived_connect_any boolean; 6443 is unreserved_port_t."""
+    if domain == "keepalived_unconfined_script_t" or connect_any:
+        return True
+    return port in {80, 81, 443, 488, 8008, 8009, 8443, 9000}
+
+
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
-            "getenforce": getenforce, "tar": tar, "cilium": cilium}
+            "getenforce": getenforce, "tar": tar, "cilium": cilium,
+            "ip": ip, "restorecon": restorecon}
 
 
 def passthrough() -> int:

@@ -1,5 +1,6 @@
 """HA: three control planes and two workers from one cluster, rehearsed in their own sandboxes."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from conftest import ROOT, need
 from rehearsal import in_order, kubeadm_documents, openssl_ca_hash, run_first_boot, run_kickstart_post
 from sandbox import Sandbox, bwrap_available
+import standin
 
 from generator import verify
 from generator.kickstart import render_kickstart
@@ -68,15 +70,43 @@ def test_keepalived_holds_the_api_address(cluster):
     for name in ("cp1", "cp2", "cp3"):
         node, box = cluster[name]
         conf = box.file("/etc/keepalived/keepalived.conf").read_text()
-        assert VIP in conf and "interface eth0" in conf and "track_script" in conf
+        assert VIP in conf and "track_script" in conf
         priorities[name] = int(conf.split("priority ")[1].split()[0])
-        check = box.file("/etc/keepalived/check_apiserver.sh")
+        check = box.file(keepalived_script(conf))
         assert check.stat().st_mode & 0o111
         if verify.shellcheck_tool():
             assert verify.shellcheck_findings(check.read_text(), "check_apiserver.sh") == []
         assert "firewall-offline-cmd --add-protocol=vrrp" in box.command_lines()
     # cp1 holds the address while it runs kubeadm init
     assert priorities["cp1"] > priorities["cp2"] == priorities["cp3"]
+
+
+def keepalived_script(conf: str) -> str:
+    return re.search(r'^\s*script\s+"?([^"\s]+)', conf, re.M).group(1)
+
+
+def test_keepalived_uses_the_interface_this_machine_has(cluster):
+    """EL9 names a VM's interface enp1s0, not eth0: neither the Kickstart nor keepalived may assume a name."""
+    for name in ("cp1", "cp2", "cp3"):
+        node, box = cluster[name]
+        network = [line for line in render_kickstart(node).splitlines() if line.startswith("network ")]
+        assert network and "eth0" not in network[0], network
+        conf = box.file("/etc/keepalived/keepalived.conf").read_text()
+        assert re.search(rf"^\s*interface {standin.INTERFACE}$", conf, re.M), conf
+
+
+def test_keepalived_health_check_reaches_the_api_server_under_selinux(cluster):
+    """keepalived_t may not connect to 6443; only a relabelled script under /usr/libexec/keepalived runs
+    unconfined (selinux-policy keepalived.te and .fc), and the boolean keepalived_connect_any stays off."""
+    for name in ("cp1", "cp2", "cp3"):
+        node, box = cluster[name]
+        assert node.os.selinux == "enforcing"
+        script = keepalived_script(box.file("/etc/keepalived/keepalived.conf").read_text())
+        domain = standin.keepalived_script_domain(box.root, script)
+        assert standin.keepalived_may_connect(domain, 6443), (name, script, domain)
+        calls = box.command_lines()
+        relabel = [i for i, c in enumerate(calls) if c.startswith("restorecon")]
+        assert relabel and relabel[0] < calls.index("systemctl start keepalived.service"), calls
 
 
 def test_workers_carry_no_cluster_keys(cluster):
