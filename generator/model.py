@@ -89,6 +89,7 @@ class Admin:
     name: str
     password_hash: str
     ssh_keys: tuple[str, ...]
+    nopasswd_sudo: bool = False   # a sudoers drop-in: the way in for an admin with only SSH keys
 
 
 @dataclass(frozen=True)

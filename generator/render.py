@@ -20,8 +20,10 @@ MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+SUDOERS_PATH = "/etc/sudoers.d/k8s-firstboot-admin"   # no dot in the name: sudo skips such files
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
-FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
+FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH,
+               SUDOERS_PATH)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,9 @@ def node_files(node: Node) -> list[NodeFile]:
     if node.virtual_ip:
         files += [NodeFile(configs.KEEPALIVED_CONF, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
+    if node.admin and node.admin.nopasswd_sudo:
+        files.append(NodeFile(SUDOERS_PATH, f"# k8s-firstboot: users.admin.sudo: nopasswd\n"
+                                            f"{node.admin.name} ALL=(ALL) NOPASSWD: ALL\n", 0o440))
     if node.registry_mirrors:
         files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
     if node.pki:

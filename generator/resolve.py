@@ -175,6 +175,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         if not mirrored and not releases.repo(repo_key).get("served", True):
             warnings.append(f"the {repo_key} package repository is no longer served upstream; "
                             f"mirror it and set mirrors.{mirror_key} (and mirrors.libcontainers for Kubic) in the profile")
+    if not users:
+        warnings.append("no users: the Kickstart locks root and adds no admin, so nobody can log in (cloud-init "
+                        "keeps the image's default user); set users.admin with ssh_keys and sudo: nopasswd")
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
@@ -198,7 +201,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         hosts=tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ())),
         root_password_hash=root.get("password_hash", ""),
         root_locked=root.get("locked", not root.get("password_hash")),
-        admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ()))) if admin else None,
+        admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ())),
+                    admin.get("sudo") == "nopasswd") if admin else None,
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
         report_url=_section(doc, "bootstrap").get("report_url", ""),
