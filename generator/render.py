@@ -15,6 +15,7 @@ from generator.plan import Step, plan
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
+DONE_MARKER = "/var/lib/k8s-firstboot/done"   # the script's $DONE_MARKER, the unit's ConditionPathExists
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
