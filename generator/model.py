@@ -70,6 +70,7 @@ class CniSpec:
     install: str = "manifest"  # manifest | cilium-cli
     release: str = ""          # exact release the cilium CLI installs
     cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
+    interfaces: tuple[str, ...] = ()   # tunnels and pod veths (firewalld: `+` ends a prefix)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def plan(node: Node) -> list[Step]:
     init = node.action == "init"
     control_plane = node.is_control_plane
     firewall = {
-        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}",
+        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}; trust the pod "
+                 f"network {k.pod_cidr} and {', '.join(node.cni.interfaces)} (forwarded pod traffic)",
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]

@@ -125,7 +125,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
                   manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
-                  release=cni_release.get("release", ""),
+                  release=cni_release.get("release", ""), interfaces=tuple(cni_entry.get("interfaces", ())),
                   cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 

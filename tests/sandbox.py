@@ -29,7 +29,7 @@ def bwrap_available() -> bool:
 
 
 class Sandbox:
-    def __init__(self, base: Path, admin: str | None = "ops"):
+    def __init__(self, base: Path, admin: str | None = "ops", os_key: str | None = None):
         self.base = base
         self.root = base / "root"
         for folder in SCRATCH:
@@ -48,6 +48,9 @@ class Sandbox:
         if admin:
             (self.root / "home" / admin).mkdir(parents=True, exist_ok=True)
         (etc / "hosts").write_text("127.0.0.1 localhost\n")
+        if os_key:  # e.g. rocky-9: stand-ins whose behaviour depends on the release read it here
+            distro, version = os_key.rsplit("-", 1)
+            (etc / "os-release").write_text(f'ID="{distro}"\nVERSION_ID="{version}"\n')
         (etc / "fstab").write_text("/dev/mapper/rl-root / xfs defaults 0 0\n"
                                    "/dev/mapper/rl-swap none swap defaults 0 0\n")
         (etc / "selinux").mkdir(exist_ok=True)

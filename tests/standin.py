@@ -18,6 +18,7 @@ the real program, are not recorded, and honour `kill` faults only.
 """
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -206,6 +207,123 @@ def getenforce() -> int:
     return 0
 
 
+# firewalld of each OS release once updated (docs/upstream-contracts.md, firewalld): EL8.4+ 0.9.x,
+# EL9 1.x, EL10 and Fedora 2.x. Without /etc/os-release the sandbox is EL9.
+FIREWALLD_BY_EL_MAJOR = {"8": (0, 9), "9": (1, 3), "10": (2, 2)}
+FIREWALLD_FEDORA = (2, 3)
+# firewall-offline-cmd's options (src/firewall-offline-cmd.in at v0.8.2, v0.9.3, v1.0.0, v2.2.0), the ones
+# the stand-in models; policies and intra-zone forwarding arrived in 0.9.0
+FIREWALL_OPTIONS = {"--zone", "--set-default-zone", "--add-port", "--add-protocol", "--add-source", "--add-interface"}
+FIREWALL_OPTIONS_SINCE = {"--add-forward": (0, 9), "--new-policy": (0, 9), "--policy": (0, 9)}
+FIREWALL_STATE = "/var/lib/standin-firewalld/state.json"
+
+
+def firewalld_version() -> tuple[int, int]:
+    release = Path("/etc/os-release")
+    fields = dict(l.split("=", 1) for l in release.read_text().splitlines() if "=" in l) if release.exists() else {}
+    if fields.get("ID", "").strip('"') == "fedora":
+        return FIREWALLD_FEDORA
+    return FIREWALLD_BY_EL_MAJOR[fields.get("VERSION_ID", "9").strip('"').split(".")[0]]
+
+
+def firewall_initial(version: tuple[int, int]) -> dict:
+    # the shipped zones carry <forward/> (intra-zone forwarding) from 1.0.0 on (commit 46d91419)
+    forward = version >= (1, 0)
+    zone = lambda target: {"target": target, "interfaces": [], "sources": [], "ports": [], "protocols": [],
+                           "forward": forward}
+    return {"default": "public", "zones": {"public": zone("default"), "trusted": zone("ACCEPT"),
+                                           "drop": zone("DROP"), "block": zone("%%REJECT%%")}}
+
+
+def firewall_apply(state: dict, args: list[str], version: tuple[int, int]) -> str | None:
+    """Apply one firewall-offline-cmd call to the zones; the error the real one stops with, or None."""
+    import ipaddress
+    pairs = [(a.split("=", 1) + [""])[:2] if a.startswith("--") else ["", a] for a in args]
+    options = [(flag, value) for flag, value in pairs]
+    for flag, _ in options:
+        since = FIREWALL_OPTIONS_SINCE.get(flag)
+        if since and version < since or not since and flag not in FIREWALL_OPTIONS:
+            return f"usage: see firewall-offline-cmd -h\nfirewall-offline-cmd: error: unrecognized arguments: {flag}"
+        if since:
+            return f"standin: {flag} exists in firewalld {version} but the stand-in does not model it"
+    zone_name = next((v for f, v in options if f == "--zone"), state["default"])
+    if zone_name not in state["zones"]:
+        return f"Error: INVALID_ZONE: {zone_name}"
+    zone = state["zones"][zone_name]
+    for flag, value in options:
+        if flag == "--set-default-zone":
+            if value not in state["zones"]:
+                return f"Error: INVALID_ZONE: {value}"
+            state["default"] = value
+        elif flag == "--add-port":
+            if not re.fullmatch(r"[0-9]{1,5}(-[0-9]{1,5})?/(tcp|udp|sctp|dccp)", value):
+                return f"Error: INVALID_PORT: {value}"
+            zone["ports"].append(value)
+        elif flag == "--add-protocol":
+            zone["protocols"].append(value)
+        elif flag == "--add-source":
+            try:
+                ipaddress.ip_network(value)
+            except ValueError:
+                return f"Error: INVALID_ADDR: {value}"
+            zone["sources"].append(value)
+        elif flag == "--add-interface":
+            # functions.checkInterface: at most 16 characters, none of ' ', '/', '!', '*' ('+' ends a prefix)
+            if not value or len(value) > 16 or any(c in value for c in " /!*"):
+                return f"Error: INVALID_INTERFACE: {value}"
+            owner = next((n for n, z in state["zones"].items() if value in z["interfaces"] and n != zone_name), None)
+            if owner:
+                return f"Error: ZONE_CONFLICT: '{value}' already bound to '{owner}'"
+            zone["interfaces"].append(value)
+    return None
+
+
+def firewall_offline_cmd() -> int:
+    import json
+    version = firewalld_version()
+    path = Path(FIREWALL_STATE)
+    state = json.loads(path.read_text()) if path.exists() else firewall_initial(version)
+    error = firewall_apply(state, ARGS, version)
+    if error:
+        print(error, file=sys.stderr)
+        return 2 if "unrecognized" in error else 1
+    write(FIREWALL_STATE, json.dumps(state, indent=1) + "\n")
+    return 0
+
+
+def _matches(interface_spec: str, name: str) -> bool:
+    return name.startswith(interface_spec[:-1]) if interface_spec.endswith("+") else name == interface_spec
+
+
+def _zone_of(state: dict, address: str, interface: str) -> str:
+    """nftables filter_FORWARD_{IN,OUT}_ZONES: a zone's sources first, then its interfaces, else the default."""
+    import ipaddress
+    for name, zone in state["zones"].items():
+        if any(ipaddress.ip_address(address) in ipaddress.ip_network(s) for s in zone["sources"]):
+            return name
+    for name, zone in state["zones"].items():
+        if any(_matches(i, interface) for i in zone["interfaces"]):
+            return name
+    return state["default"]
+
+
+def firewall_forwards(root: Path, saddr: str, iif: str, daddr: str, oif: str) -> bool:
+    """Does the firewalld of this sandbox's rules let a new forwarded packet through? (src/firewall/core/
+    nftables.py: the ingress zone's target ACCEPT accepts, 0.8.2+; intra-zone forwarding accepts when the egress
+    interface or destination is bound to that same zone explicitly, 0.9+; the default zone's catch-all
+    interface gets no forward rule, fw_zone.py v1.0.0 `_interface`; anything else is rejected.)"""
+    import json
+    state = json.loads((root / FIREWALL_STATE.lstrip("/")).read_text())
+    ingress = _zone_of(state, saddr, iif)
+    zone = state["zones"][ingress]
+    if zone["target"] == "ACCEPT":
+        return True
+    import ipaddress
+    bound = any(_matches(i, oif) for i in zone["interfaces"]) or any(
+        ipaddress.ip_address(daddr) in ipaddress.ip_network(s) for s in zone["sources"])
+    return zone["forward"] and bound
+
+
 # the interface a VM of EL9 and later names predictably (not eth0)
 INTERFACE = "enp1s0"
 
@@ -249,7 +367,7 @@ def keepalived_may_connect(domain: str, port: int, connect_any: bool = False) ->
 
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
             "getenforce": getenforce, "tar": tar, "cilium": cilium,
-            "ip": ip, "restorecon": restorecon}
+            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd}
 
 
 def passthrough() -> int:

@@ -64,7 +64,7 @@ class Rehearsal:
     def __init__(self, profile: str, base: Path, secrets_dir: Path):
         self.profile = profile
         self.node = node_from_profile(ROOT / profile, secrets_dir)
-        self.box = Sandbox(base)
+        self.box = Sandbox(base, os_key=self.node.os.key)
         run_kickstart_post(self.box, render_kickstart(self.node), self.node.os.ks_handler)
         self.after_post = self.box.command_lines()
         self.first_boot = run_first_boot(self.box)
