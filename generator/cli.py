@@ -62,11 +62,13 @@ def cloud_init_command(
 def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """The steps this host will run, phase by phase."""
     from generator.pipeline import node_from_profile
+    from generator.kickstart import erased_disks
     from generator.plan import plan
 
     node = node_from_profile(profile, secrets_dir)
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
+    print(f"Kickstart install erases: {erased_disks(node)}")
     phase = None
     for number, step in enumerate(plan(node), 1):
         if step.phase != phase:

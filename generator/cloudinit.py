@@ -73,13 +73,13 @@ def _hostname(node: Node) -> dict:
 def bootstrap_command() -> str:
     """One runcmd line (cloud-init runs runcmd once per instance, without `set -e`, hence `&&`).
 
-    The unit is enabled first, so a prepare that fails here is resumed by the unit at the next boot (its boot
-    phase finishes an unfinished prepare). After prepare, the boot phase is handed to the unit without
+    prepare enables the unit first, so a prepare that fails here is resumed by the unit at the next boot (its
+    boot phase finishes an unfinished prepare). After prepare, the boot phase is handed to the unit without
     waiting: cloud-final ends, `cloud-init status --wait` returns, and status.json tells the bootstrap's state.
     `--no-block` also keeps this from deadlocking should the unit ever be ordered after cloud-final.
     """
     script, unit = shlex.quote(SCRIPT_PATH), shlex.quote(Path(UNIT_PATH).name)
-    handoff = f"systemctl enable {unit} && {script} prepare && systemctl start --no-block {unit}"
+    handoff = f"{script} prepare && systemctl start --no-block {unit}"
     return f"chmod 0700 {shlex.quote(CONFIG_DIR)} && {{ test -e {shlex.quote(DONE_MARKER)} || {{ {handoff}; }}; }}"
 
 

@@ -29,6 +29,8 @@ def plan(node: Node) -> list[Step]:
         "disabled": "firewalld disabled",
     }[os_.firewall]
     candidates: list[tuple[bool, str, str, str]] = [
+        # first: should prepare fail (cloud-init's runcmd runs once), the unit finishes it at the next boot
+        (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
         (True, "firewall", PREPARE, firewall),
@@ -43,7 +45,6 @@ def plan(node: Node) -> list[Step]:
         (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
         (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
         (bool(node.virtual_ip), "vip_enable", PREPARE, "enable keepalived.service (the API server's virtual IP)"),
-        (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),

@@ -71,6 +71,11 @@ def _proxy(doc: Document, kube: KubeSpec, address: str) -> Proxy | None:
     return Proxy(http=p.get("http", ""), https=p.get("https", p.get("http", "")), no_proxy=tuple(no_proxy))
 
 
+def _disk(name: str) -> str:
+    """Anaconda reads `vda` and `/dev/vda` alike; /dev/disk/by-id and by-path names keep their full path."""
+    return name.removeprefix("/dev/") if name.count("/") <= 2 else name
+
+
 def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
     o = _section(doc, "os")
     return OsSpec(
@@ -80,7 +85,7 @@ def _os_spec(doc: Document, entry: dict, key: str) -> OsSpec:
         appstream_url=o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", "")),
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
-        disk=o.get("disk", ""), zram_swap=o["distro"] == "fedora",
+        disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
     )
 
 

@@ -21,6 +21,7 @@ from generator.secrets import load, secrets_path
 
 # the classic recipe's order: update, firewall, packages, CRI-O, Kubernetes packages, then the running system
 PREPARE_ORDER = [
+    "systemctl enable k8s-firstboot.service",  # first: an unfinished prepare is finished by the unit
     "dnf -y update",
     "systemctl enable firewalld.service",
     "dnf -y install iproute-tc container-selinux",
@@ -28,7 +29,6 @@ PREPARE_ORDER = [
     "systemctl enable crio.service",
     "dnf -y install kubelet-",
     "systemctl enable kubelet.service",
-    "systemctl enable k8s-firstboot.service",
 ]
 BOOT_ORDER = ["modprobe overlay", "modprobe br_netfilter", "sysctl --system", "swapoff -a",
               "systemctl start crio.service"]
