@@ -123,3 +123,21 @@ def test_virtual_ip_needs_matching_endpoint_and_a_first_control_plane(write_prof
     with pytest.raises(ProfileError) as err:
         checked_profile(bad)
     assert "kubernetes.control_plane_endpoint: with cluster.virtual_ip the endpoint must be that address" in str(err.value.problems[0])
+
+
+def test_a_mac_address_names_the_interface_and_a_named_interface_is_kept(tmp_path, write_profile):
+    """Where names are unknown in advance, network.device takes a MAC (Anaconda matches it); a profile that
+    names keepalived's interface gets exactly that one, with no lookup at boot."""
+    from generator.verify import parse_kickstart
+    profile = ("role: control-plane\nhostname: cp1\n"
+               "cluster: {name: ha, first_control_plane: cp1, virtual_ip: {address: 192.168.122.100, interface: ens3}}\n"
+               "os: {distro: almalinux, version: '9'}\n"
+               "kubernetes: {version: '1.36', control_plane_endpoint: '192.168.122.100:6443'}\n"
+               "network: {bootproto: static, device: '52:54:00:12:34:56', address: 192.168.122.11/24}\n"
+               "users: {admin: {name: ops, password_hash: '$6$k8sfirstboot$B.1JteR1gldw1SouvTiglJgGOoRZwvLdzjgxoeDYiZ9Kh6oEsn984RLWAdI/dJ19WuFF9yeNn2GPdCIM3Wqs//'}}\n")
+    node = node_from_profile(write_profile("cp1.yaml", profile), tmp_path / "secrets")
+    ks = parse_kickstart(render_kickstart(node), node.os.ks_handler).handler
+    assert ks.network.network[0].device == "52:54:00:12:34:56"
+    conf = next(f.content for f in node_files(node) if f.path == "/etc/keepalived/keepalived.conf")
+    assert re.search(r"^\s*interface ens3$", conf, re.M)
+    assert "ip -o route get" not in next(f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot")
