@@ -258,15 +258,15 @@ def firewall_apply(state: dict, args: list[str], version: tuple[int, int]) -> st
         elif flag == "--add-port":
             if not re.fullmatch(r"[0-9]{1,5}(-[0-9]{1,5})?/(tcp|udp|sctp|dccp)", value):
                 return f"Error: INVALID_PORT: {value}"
-            zone["ports"].append(value)
+            _add(zone["ports"], value)
         elif flag == "--add-protocol":
-            zone["protocols"].append(value)
+            _add(zone["protocols"], value)
         elif flag == "--add-source":
             try:
                 ipaddress.ip_network(value)
             except ValueError:
                 return f"Error: INVALID_ADDR: {value}"
-            zone["sources"].append(value)
+            _add(zone["sources"], value)
         elif flag == "--add-interface":
             # functions.checkInterface: at most 16 characters, none of ' ', '/', '!', '*' ('+' ends a prefix)
             if not value or len(value) > 16 or any(c in value for c in " /!*"):
@@ -274,8 +274,16 @@ def firewall_apply(state: dict, args: list[str], version: tuple[int, int]) -> st
             owner = next((n for n, z in state["zones"].items() if value in z["interfaces"] and n != zone_name), None)
             if owner:
                 return f"Error: ZONE_CONFLICT: '{value}' already bound to '{owner}'"
-            zone["interfaces"].append(value)
+            _add(zone["interfaces"], value)
     return None
+
+
+def _add(entries: list, value: str) -> None:
+    """Adding what is there already is a warning (ALREADY_ENABLED) with exit status 0, not a second entry."""
+    if value in entries:
+        print(f"Warning: ALREADY_ENABLED: {value}", file=sys.stderr)
+    else:
+        entries.append(value)
 
 
 def firewall_offline_cmd() -> int:
