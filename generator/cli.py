@@ -79,6 +79,7 @@ def cloud_init_command(
 def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """The steps this host will run, phase by phase."""
     from generator.pipeline import node_from_profile
+    from generator.kickstart import erased_disks
     from generator.plan import plan
 
     node = node_from_profile(profile, secrets_dir)
@@ -91,6 +92,7 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
         cloud_address = cloud_instance(node).kube.advertise_address or "the default route's address at boot"
         print(f"API server advertises: {kickstart_address} (Kickstart); {cloud_address} (cloud-init)"
               + ("" if node.kube.advertise_explicit else "; kubernetes.advertise_address pins it"))
+    print(f"Kickstart install erases: {erased_disks(node)}")
     phase = None
     for number, step in enumerate(plan(node), 1):
         if step.phase != phase:

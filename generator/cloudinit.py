@@ -2,17 +2,18 @@
 
 The cloud-config is built as data and dumped as YAML (never templated text). write_files carries exactly
 node_files() — the bootstrap script, its unit, the repo files and configs — as the Kickstart does;
-runcmd runs the prepare phase and then the boot phase. Host name, users and keys use cloud-init's own keys.
+runcmd enables the first-boot unit, runs the prepare phase and hands the boot phase to the unit. Host name, users and keys use cloud-init's own keys.
 """
 
 import dataclasses
 import shlex
+from pathlib import Path
 
 import yaml
 
 from generator import configs
 from generator.model import Node
-from generator.render import CONFIG_DIR, SCRIPT_PATH, NodeFile, node_files
+from generator.render import CONFIG_DIR, DONE_MARKER, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
 
 HEADER = "#cloud-config"
 
@@ -72,9 +73,16 @@ def _hostname(node: Node) -> dict:
 
 
 def bootstrap_command() -> str:
-    """One runcmd line: boot runs only after prepare succeeded (as in Kickstart, where boot follows %post)."""
-    script = shlex.quote(SCRIPT_PATH)
-    return f"chmod 0700 {shlex.quote(CONFIG_DIR)} && {script} prepare && {script} boot"
+    """One runcmd line (cloud-init runs runcmd once per instance, without `set -e`, hence `&&`).
+
+    prepare enables the unit first, so a prepare that fails here is resumed by the unit at the next boot (its
+    boot phase finishes an unfinished prepare). After prepare, the boot phase is handed to the unit without
+    waiting: cloud-final ends, `cloud-init status --wait` returns, and status.json tells the bootstrap's state.
+    `--no-block` also keeps this from deadlocking should the unit ever be ordered after cloud-final.
+    """
+    script, unit = shlex.quote(SCRIPT_PATH), shlex.quote(Path(UNIT_PATH).name)
+    handoff = f"{script} prepare && systemctl start --no-block {unit}"
+    return f"chmod 0700 {shlex.quote(CONFIG_DIR)} && {{ test -e {shlex.quote(DONE_MARKER)} || {{ {handoff}; }}; }}"
 
 
 def cloud_instance(node: Node) -> Node:

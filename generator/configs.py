@@ -208,7 +208,13 @@ def registries_conf(node: Node) -> str:
     return "# k8s-firstboot: registry mirrors\n" + "\n".join(blocks)
 
 
-KEEPALIVED_CHECK = "/etc/keepalived/check_apiserver.sh"
+# keepalived_t may not connect to 6443 (unreserved_port_t): a check run from /etc/keepalived fails under
+# SELinux enforcing. Scripts under /usr/libexec/keepalived are keepalived_unconfined_script_exec_t and run
+# unconfined (selinux-policy keepalived.fc/.te; docs/upstream-contracts.md).
+KEEPALIVED_CHECK = "/usr/libexec/keepalived/k8s-firstboot-check-apiserver"
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+# stands for the interface that routes to the virtual IP until the vip_start step finds it at boot
+VIP_INTERFACE_AT_BOOT = "@VIP_INTERFACE@"
 
 
 def keepalived_conf(node: Node) -> str:
@@ -221,7 +227,7 @@ def keepalived_conf(node: Node) -> str:
         f"    script \"{KEEPALIVED_CHECK}\"\n    interval 3\n    timeout 5\n    fall 10\n    rise 2\n    weight -60\n}}\n\n"
         "vrrp_instance k8s_api {\n"
         "    state BACKUP\n"
-        f"    interface {v.interface}\n    virtual_router_id {v.router_id}\n    priority {v.priority}\n"
+        f"    interface {v.interface or VIP_INTERFACE_AT_BOOT}\n    virtual_router_id {v.router_id}\n    priority {v.priority}\n"
         "    advert_int 1\n"
         f"    virtual_ipaddress {{\n        {v.address}\n    }}\n"
         "    track_script {\n        check_apiserver\n    }\n}\n"

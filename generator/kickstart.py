@@ -7,6 +7,16 @@ from generator.model import Node
 from generator.render import TEXT, NodeFile, node_files
 
 DELIMITER = "K8S_FIRSTBOOT_EOF"
+# written by the %pre that picks the disk when os.disk is unset; Anaconda reads %include after %pre ran
+DISK_INCLUDE = "/tmp/k8s-firstboot-disk.ks"
+
+
+def erased_disks(node: Node) -> str:
+    """Which disks a Kickstart install erases, in plain words (for `gen plan`)."""
+    if node.os.disk:
+        return f"disk {node.os.disk} only (ignoredisk --only-use); every other disk is left alone"
+    return ("the first disk found at install time, only: the first writable, non-removable disk that holds no "
+            "OEMDRV volume (set os.disk to name it); every other disk is left alone")
 
 
 def heredoc_delimiter(files: list[NodeFile]) -> str:
@@ -31,4 +41,4 @@ def render_kickstart(node: Node, files: list[NodeFile] | None = None) -> str:
     env = TEXT.overlay()
     env.filters["dirname"] = posixpath.dirname
     return env.get_template("kickstart.ks.j2").render(node=node, files=files, static=static,
-                                                       delimiter=heredoc_delimiter(files))
+                                                       delimiter=heredoc_delimiter(files), disk_include=DISK_INCLUDE)

@@ -75,6 +75,7 @@ class CniSpec:
     install: str = "manifest"  # manifest | cilium-cli
     release: str = ""          # exact release the cilium CLI installs
     cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
+    interfaces: tuple[str, ...] = ()   # tunnels and pod veths (firewalld: `+` ends a prefix)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Admin:
     name: str
     password_hash: str
     ssh_keys: tuple[str, ...]
+    nopasswd_sudo: bool = False   # a sudoers drop-in: the way in for an admin with only SSH keys
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class Network:
 class VirtualIp:
     """keepalived on the control planes holds the API server's address (VRRP)."""
     address: str
-    interface: str
+    interface: str   # empty: the one that routes to the address, found at boot
     router_id: int
     priority: int    # the first control plane starts highest so it holds the address during kubeadm init
 

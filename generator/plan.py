@@ -24,11 +24,14 @@ def plan(node: Node) -> list[Step]:
     init = node.action == "init"
     control_plane = node.is_control_plane
     firewall = {
-        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}",
+        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}; trust the pod "
+                 f"network {k.pod_cidr} and {', '.join(node.cni.interfaces)} (forwarded pod traffic)",
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]
     candidates: list[tuple[bool, str, str, str]] = [
+        # first: should prepare fail (cloud-init's runcmd runs once), the unit finishes it at the next boot
+        (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
         (bool(node.proxy), "dnf_proxy", PREPARE, "keep dnf on the profile's proxy after the bootstrap (/etc/dnf/dnf.conf)"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
@@ -44,7 +47,6 @@ def plan(node: Node) -> list[Step]:
         (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
         (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
         (bool(node.virtual_ip), "vip_enable", PREPARE, "enable keepalived.service (the API server's virtual IP)"),
-        (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
         (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),

@@ -15,6 +15,7 @@ from generator.plan import TIME_SYNC_LIMIT, Step, plan
 SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
+DONE_MARKER = "/var/lib/k8s-firstboot/done"   # the script's $DONE_MARKER, the unit's ConditionPathExists
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 PROXY_BOOT_ENV = f"{CONFIG_DIR}/proxy-boot.env"   # NO_PROXY with the address the host has at boot
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
@@ -22,8 +23,10 @@ SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
 KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
+SUDOERS_PATH = "/etc/sudoers.d/k8s-firstboot-admin"   # no dot in the name: sudo skips such files
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
-FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
+FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH,
+               SUDOERS_PATH)
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,11 @@ def node_files(node: Node) -> list[NodeFile]:
         files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
                   for unit in ("crio", "kubelet")]
     if node.virtual_ip:
-        files += [NodeFile("/etc/keepalived/keepalived.conf", configs.keepalived_conf(node)),
+        files += [NodeFile(configs.KEEPALIVED_CONF, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
+    if node.admin and node.admin.nopasswd_sudo:
+        files.append(NodeFile(SUDOERS_PATH, f"# k8s-firstboot: users.admin.sudo: nopasswd\n"
+                                            f"{node.admin.name} ALL=(ALL) NOPASSWD: ALL\n", 0o440))
     if node.registry_mirrors:
         files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
     if node.pki:

@@ -59,6 +59,11 @@ def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -
     return tuple(files)
 
 
+def _disk(name: str) -> str:
+    """Anaconda reads `vda` and `/dev/vda` alike; /dev/disk/by-id and by-path names keep their full path."""
+    return name.removeprefix("/dev/") if name.count("/") <= 2 else name
+
+
 def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> OsSpec:
     o = _section(doc, "os")
     install_url = o.get("install_url") or entry.get("install_url", "")
@@ -71,7 +76,7 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> 
         install_proxy=installer[0], appstream_proxy=installer[1],
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
-        disk=o.get("disk", ""), zram_swap=o["distro"] == "fedora",
+        disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
     )
 
 
@@ -116,7 +121,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
                   manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
-                  release=cni_release.get("release", ""),
+                  release=cni_release.get("release", ""), interfaces=tuple(cni_entry.get("interfaces", ())),
                   cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 
@@ -168,6 +173,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         if not mirrored and not releases.repo(repo_key).get("served", True):
             warnings.append(f"the {repo_key} package repository is no longer served upstream; "
                             f"mirror it and set mirrors.{mirror_key} (and mirrors.libcontainers for Kubic) in the profile")
+    if not users:
+        warnings.append("no users: the Kickstart locks root and adds no admin, so nobody can log in (cloud-init "
+                        "keeps the image's default user); set users.admin with ssh_keys and sudo: nopasswd")
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
@@ -180,7 +188,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
-        vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
+        vip = VirtualIp(v["address"], v.get("interface", ""), v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
         source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
         os=os_spec,
@@ -197,7 +205,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         hosts=hosts,
         root_password_hash=root.get("password_hash", ""),
         root_locked=root.get("locked", not root.get("password_hash")),
-        admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ()))) if admin else None,
+        admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ())),
+                    admin.get("sudo") == "nopasswd") if admin else None,
         step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
         retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
         report_url=_section(doc, "bootstrap").get("report_url", ""),

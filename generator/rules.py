@@ -78,6 +78,25 @@ def _no_proxy(doc: Document, problems: list[Problem]) -> None:
                                                f"write {entry.lstrip('*')} to reach every host under it directly"))
 
 
+def _way_in(doc: Document, problems: list[Problem]) -> None:
+    """Someone must be able to log in and become root: root with a password, or an admin (in wheel) with a
+    password (sudo asks for it), or with SSH keys and password-less sudo."""
+    users = _get(doc.data, ("users",))
+    if not isinstance(users, dict):
+        return  # no users at all: resolve warns (the Kickstart locks root; cloud-init keeps the image's user)
+    root, admin = users.get("root") or {}, users.get("admin")
+    if root.get("password_hash") and not root.get("locked", False):
+        return
+    if not isinstance(admin, dict):
+        problems.append(doc.problem(("users",), "nobody can log in: root is locked and there is no users.admin; "
+                                                "add an admin with ssh_keys and sudo: nopasswd, or a password_hash"))
+    elif not admin.get("password_hash") and not (admin.get("ssh_keys") and admin.get("sudo") == "nopasswd"):
+        why = ("has SSH keys but sudo asks for a password it does not have" if admin.get("ssh_keys")
+               else "has neither a password nor SSH keys")
+        problems.append(doc.problem(("users", "admin"), f"nobody can become root: root is locked and the admin {why}; "
+                                                        f"set users.admin.sudo: nopasswd (with ssh_keys), or a password_hash"))
+
+
 def check_rules(doc: Document) -> None:
     problems: list[Problem] = []
     data = doc.data
@@ -140,6 +159,7 @@ def check_rules(doc: Document) -> None:
             if _get(data, path) is None:
                 problems.append(doc.problem(path[:-1], f"{'.'.join(path)} is required for a node profile "
                                                        f"(set it here or in the file this one extends)"))
+        _way_in(doc, problems)
         if role in ("control-plane", "master") and _get(data, ("cluster", "join")) is not None:
             problems.append(doc.problem(("cluster", "join"),
                                         "a control plane cannot join an existing cluster by token alone; "

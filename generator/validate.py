@@ -22,6 +22,8 @@ def artifact_findings(node: Node) -> list[verify.Finding]:
     if not findings:
         for n, post in enumerate(verify.post_scripts(kickstart, node.os.ks_handler), 1):
             findings += verify.shellcheck_findings(post.script, f"kickstart %post #{n}")
+        for n, pre in enumerate(verify.pre_scripts(kickstart, node.os.ks_handler), 1):
+            findings += verify.shellcheck_findings(pre.script, f"kickstart %pre #{n}")
     findings += verify.systemd_unit_findings(Path(UNIT_PATH).name, unit, {SCRIPT_PATH: script})
     return findings
 

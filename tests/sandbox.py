@@ -14,8 +14,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 STANDINS = ("dnf", "systemctl", "kubeadm", "kubectl", "curl", "modprobe", "sysctl", "firewall-offline-cmd",
             "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium",
-            "chronyc", "timedatectl")
-SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record")
+            "chronyc", "timedatectl", "ip", "restorecon")
+SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record", "usr/libexec/keepalived")
+# /usr is the host's and read-only, but keepalived's scripts must sit in /usr/libexec/keepalived (the one path
+# SELinux lets them run unconfined): /usr/libexec becomes a tmpfs holding the host's entries and that folder
+LIBEXEC = "/usr/libexec"
 
 
 def bwrap_available() -> bool:
@@ -26,7 +29,7 @@ def bwrap_available() -> bool:
 
 
 class Sandbox:
-    def __init__(self, base: Path, admin: str | None = "ops"):
+    def __init__(self, base: Path, admin: str | None = "ops", os_key: str | None = None):
         self.base = base
         self.root = base / "root"
         for folder in SCRATCH:
@@ -45,6 +48,9 @@ class Sandbox:
         if admin:
             (self.root / "home" / admin).mkdir(parents=True, exist_ok=True)
         (etc / "hosts").write_text("127.0.0.1 localhost\n")
+        if os_key:  # e.g. rocky-9: stand-ins whose behaviour depends on the release read it here
+            distro, version = os_key.rsplit("-", 1)
+            (etc / "os-release").write_text(f'ID="{distro}"\nVERSION_ID="{version}"\n')
         (etc / "fstab").write_text("/dev/mapper/rl-root / xfs defaults 0 0\n"
                                    "/dev/mapper/rl-swap none swap defaults 0 0\n")
         (etc / "dnf").mkdir(exist_ok=True)  # as the dnf package ships it on EL9
@@ -66,6 +72,9 @@ class Sandbox:
                 "--bind", str(r / "console"), "/dev/console"]
         if Path("/lib64").exists():
             args += ["--symlink", "usr/lib64", "/lib64"]
+        args += ["--tmpfs", LIBEXEC]
+        for entry in sorted(os.listdir(LIBEXEC)) if os.path.isdir(LIBEXEC) else ():
+            args += ["--ro-bind", f"{LIBEXEC}/{entry}", f"{LIBEXEC}/{entry}"]
         for folder in SCRATCH:
             args += ["--bind", str(r / folder), "/" + folder]
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}

@@ -18,6 +18,7 @@ the real program, are not recorded, and honour `kill` faults only.
 """
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -349,8 +350,185 @@ def getenforce() -> int:
     return 0
 
 
+# firewalld of each OS release once updated (docs/upstream-contracts.md, firewalld): EL8.4+ 0.9.x,
+# EL9 1.x, EL10 and Fedora 2.x. Without /etc/os-release the sandbox is EL9.
+FIREWALLD_BY_EL_MAJOR = {"8": (0, 9), "9": (1, 3), "10": (2, 2)}
+FIREWALLD_FEDORA = (2, 3)
+# firewall-offline-cmd's options (src/firewall-offline-cmd.in at v0.8.2, v0.9.3, v1.0.0, v2.2.0), the ones
+# the stand-in models; policies and intra-zone forwarding arrived in 0.9.0
+FIREWALL_OPTIONS = {"--zone", "--set-default-zone", "--add-port", "--add-protocol", "--add-source", "--add-interface"}
+FIREWALL_OPTIONS_SINCE = {"--add-forward": (0, 9), "--new-policy": (0, 9), "--policy": (0, 9)}
+FIREWALL_STATE = "/var/lib/standin-firewalld/state.json"
+
+
+def firewalld_version() -> tuple[int, int]:
+    release = Path("/etc/os-release")
+    fields = dict(l.split("=", 1) for l in release.read_text().splitlines() if "=" in l) if release.exists() else {}
+    if fields.get("ID", "").strip('"') == "fedora":
+        return FIREWALLD_FEDORA
+    return FIREWALLD_BY_EL_MAJOR[fields.get("VERSION_ID", "9").strip('"').split(".")[0]]
+
+
+def firewall_initial(version: tuple[int, int]) -> dict:
+    # the shipped zones carry <forward/> (intra-zone forwarding) from 1.0.0 on (commit 46d91419)
+    forward = version >= (1, 0)
+    zone = lambda target: {"target": target, "interfaces": [], "sources": [], "ports": [], "protocols": [],
+                           "forward": forward}
+    return {"default": "public", "zones": {"public": zone("default"), "trusted": zone("ACCEPT"),
+                                           "drop": zone("DROP"), "block": zone("%%REJECT%%")}}
+
+
+def firewall_apply(state: dict, args: list[str], version: tuple[int, int]) -> str | None:
+    """Apply one firewall-offline-cmd call to the zones; the error the real one stops with, or None."""
+    import ipaddress
+    pairs = [(a.split("=", 1) + [""])[:2] if a.startswith("--") else ["", a] for a in args]
+    options = [(flag, value) for flag, value in pairs]
+    for flag, _ in options:
+        since = FIREWALL_OPTIONS_SINCE.get(flag)
+        if since and version < since or not since and flag not in FIREWALL_OPTIONS:
+            return f"usage: see firewall-offline-cmd -h\nfirewall-offline-cmd: error: unrecognized arguments: {flag}"
+        if since:
+            return f"standin: {flag} exists in firewalld {version} but the stand-in does not model it"
+    zone_name = next((v for f, v in options if f == "--zone"), state["default"])
+    if zone_name not in state["zones"]:
+        return f"Error: INVALID_ZONE: {zone_name}"
+    zone = state["zones"][zone_name]
+    for flag, value in options:
+        if flag == "--set-default-zone":
+            if value not in state["zones"]:
+                return f"Error: INVALID_ZONE: {value}"
+            state["default"] = value
+        elif flag == "--add-port":
+            if not re.fullmatch(r"[0-9]{1,5}(-[0-9]{1,5})?/(tcp|udp|sctp|dccp)", value):
+                return f"Error: INVALID_PORT: {value}"
+            _add(zone["ports"], value)
+        elif flag == "--add-protocol":
+            _add(zone["protocols"], value)
+        elif flag == "--add-source":
+            try:
+                ipaddress.ip_network(value)
+            except ValueError:
+                return f"Error: INVALID_ADDR: {value}"
+            _add(zone["sources"], value)
+        elif flag == "--add-interface":
+            # functions.checkInterface: at most 16 characters, none of ' ', '/', '!', '*' ('+' ends a prefix)
+            if not value or len(value) > 16 or any(c in value for c in " /!*"):
+                return f"Error: INVALID_INTERFACE: {value}"
+            owner = next((n for n, z in state["zones"].items() if value in z["interfaces"] and n != zone_name), None)
+            if owner:
+                return f"Error: ZONE_CONFLICT: '{value}' already bound to '{owner}'"
+            _add(zone["interfaces"], value)
+    return None
+
+
+def _add(entries: list, value: str) -> None:
+    """Adding what is there already is a warning (ALREADY_ENABLED) with exit status 0, not a second entry."""
+    if value in entries:
+        print(f"Warning: ALREADY_ENABLED: {value}", file=sys.stderr)
+    else:
+        entries.append(value)
+
+
+def firewall_offline_cmd() -> int:
+    import json
+    version = firewalld_version()
+    path = Path(FIREWALL_STATE)
+    state = json.loads(path.read_text()) if path.exists() else firewall_initial(version)
+    error = firewall_apply(state, ARGS, version)
+    if error:
+        print(error, file=sys.stderr)
+        return 2 if "unrecognized" in error else 1
+    write(FIREWALL_STATE, json.dumps(state, indent=1) + "\n")
+    return 0
+
+
+def _matches(interface_spec: str, name: str) -> bool:
+    return name.startswith(interface_spec[:-1]) if interface_spec.endswith("+") else name == interface_spec
+
+
+def _zone_of(state: dict, address: str, interface: str) -> str:
+    """nftables filter_FORWARD_{IN,OUT}_ZONES: a zone's sources first, then its interfaces, else the default."""
+    import ipaddress
+    for name, zone in state["zones"].items():
+        if any(ipaddress.ip_address(address) in ipaddress.ip_network(s) for s in zone["sources"]):
+            return name
+    for name, zone in state["zones"].items():
+        if any(_matches(i, interface) for i in zone["interfaces"]):
+            return name
+    return state["default"]
+
+
+def firewall_forwards(root: Path, saddr: str, iif: str, daddr: str, oif: str) -> bool:
+    """Does the firewalld of this sandbox's rules let a new forwarded packet through? (src/firewall/core/
+    nftables.py: the ingress zone's target ACCEPT accepts, 0.8.2+; intra-zone forwarding accepts when the egress
+    interface or destination is bound to that same zone explicitly, 0.9+; the default zone's catch-all
+    interface gets no forward rule, fw_zone.py v1.0.0 `_interface`; anything else is rejected.)"""
+    import json
+    state = json.loads((root / FIREWALL_STATE.lstrip("/")).read_text())
+    ingress = _zone_of(state, saddr, iif)
+    zone = state["zones"][ingress]
+    if zone["target"] == "ACCEPT":
+        return True
+    import ipaddress
+    bound = any(_matches(i, oif) for i in zone["interfaces"]) or any(
+        ipaddress.ip_address(daddr) in ipaddress.ip_network(s) for s in zone["sources"])
+    return zone["forward"] and bound
+
+
+# the interface a VM of EL9 and later names predictably (not eth0)
+INTERFACE = "enp1s0"
+
+
+def ip() -> int:
+    """iproute2's output, in its own format, on a VM whose one interface reaches the address's subnet; only the
+    queries the bootstrap makes (anything else would need a closer model, so it fails loudly)."""
+    if ARGS[:3] == ["-o", "route", "get"]:
+        print(f"{ARGS[3]} dev {INTERFACE} src 192.168.122.11 uid 0 \\    cache ")
+    elif ARGS == ["-4", "route", "show", "default"]:
+        print(f"default via 192.168.122.1 dev {INTERFACE} proto static metric 100 ")
+    elif ARGS == ["-4", "-o", "addr", "show", "dev", INTERFACE, "scope", "global"]:
+        print(f"2: {INTERFACE}    inet 192.168.122.11/24 brd 192.168.122.255 scope global noprefixroute {INTERFACE}"
+              "\\       valid_lft forever preferred_lft forever")
+    else:
+        print(f"standin ip: no model for `ip {' '.join(ARGS)}`", file=sys.stderr)
+        return 1
+    return 0
+
+
+# selinux-policy keepalived.fc (v38.1, v40.13, main): the only path whose scripts keepalived runs unconfined
+KEEPALIVED_UNCONFINED_DIR = "/usr/libexec/keepalived"
+RELABELLED = "/var/lib/standin-selinux/relabelled"
+
+
+def restorecon() -> int:
+    """Record what was relabelled: a file written by %post or write_files keeps its directory's type until then."""
+    Path(RELABELLED).parent.mkdir(parents=True, exist_ok=True)
+    with open(RELABELLED, "a") as f:
+        f.writelines(a.rstrip("/") + "\n" for a in ARGS if not a.startswith("-"))
+    return 0
+
+
+def keepalived_script_domain(root: Path, script: str) -> str:
+    """The SELinux domain keepalived_t runs a vrrp_script in (keepalived.te): unconfined only for files
+    labelled keepalived_unconfined_script_exec_t, i.e. under /usr/libexec/keepalived and relabelled."""
+    record = root / RELABELLED.lstrip("/")
+    relabelled = record.read_text().split() if record.exists() else []
+    labelled = script.startswith(KEEPALIVED_UNCONFINED_DIR + "/") and any(
+        script == r or script.startswith(r + "/") for r in relabelled)
+    return "keepalived_unconfined_script_t" if labelled else "keepalived_t"
+
+
+def keepalived_may_connect(domain: str, port: int, connect_any: bool = False) -> bool:
+    """keepalived.te: keepalived_t connects to a few named port types (http 80/443/8443..., smtp, snmp, ...),
+    to every port only with the keepalived_connect_any boolean; 6443 is unreserved_port_t."""
+    if domain == "keepalived_unconfined_script_t" or connect_any:
+        return True
+    return port in {80, 81, 443, 488, 8008, 8009, 8443, 9000}
+
+
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
-            "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl}
+            "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl,
+            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd}
 
 
 def passthrough() -> int:
@@ -364,8 +542,8 @@ def passthrough() -> int:
 
 def main() -> int:
     global CRASH
-    if NAME in PASSTHROUGH:
-        return passthrough()
+    if NAME in PASSTHROUGH or (NAME == "ip" and ARGS[:3] != ["-o", "route", "get"]):
+        return passthrough()  # cloud-init reads addresses with the real ip; only the route lookup is staged
     record()
     fault = injected_fault()
     if fault == "fail":

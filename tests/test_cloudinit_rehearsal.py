@@ -17,9 +17,12 @@ from conftest import NODE_PROFILES, ROOT, have, need, run_gen
 from generator.pipeline import node_from_profile
 from generator.cloudinit import cloud_instance
 from generator.render import CONFIG_DIR, node_files
+from rehearsal import run_first_boot
 from sandbox import Sandbox, bwrap_available
 
 DONE = "/var/lib/k8s-firstboot/done"
+UNIT_WANTS = "/etc/systemd/system/multi-user.target.wants/k8s-firstboot.service"
+HANDOFF = "systemctl start --no-block k8s-firstboot.service"
 STAGES = (["init"], ["modules", "--mode", "config"], ["modules", "--mode", "final"])
 # cloud-init's own bookkeeping, which changes on every run by design
 CLOUD_INIT_STATE = ("/var/lib/cloud/", "/run/cloud-init/", "/var/log/")
@@ -61,8 +64,17 @@ class CloudSandbox(Sandbox):
         return result
 
     def boot(self, stages=STAGES) -> None:
+        """A boot: cloud-init's stages, then what systemd starts: the first-boot unit when it is enabled (from
+        multi-user.target) or was queued by `systemctl start --no-block` during this boot."""
+        before = len(self.calls())
         for stage in stages:
             self.cloud_init(*stage)
+        self.systemd_starts_units(before)
+
+    def systemd_starts_units(self, calls_before_boot: int = 0) -> None:
+        queued = "systemctl start --no-block k8s-firstboot.service" in self.command_lines()[calls_before_boot:]
+        if queued or self.file(UNIT_WANTS).exists():
+            self.unit_result = run_first_boot(self)
 
     def state(self) -> dict:
         return {p: v for p, v in self.snapshot().items() if not p.startswith(CLOUD_INIT_STATE)}
@@ -103,7 +115,14 @@ def test_first_boot_runs_the_bootstrap_and_a_second_run_changes_nothing(tmp_path
 
     box.cloud_init("modules", "--mode", "config")  # runcmd only writes its script
     assert not box.calls()
-    box.cloud_init("modules", "--mode", "final")  # scripts_user runs it: prepare, then boot
+    box.cloud_init("modules", "--mode", "final")  # scripts_user runs it: enable the unit, prepare, hand over
+    lines = box.command_lines()
+    assert lines.index("systemctl enable k8s-firstboot.service") < lines.index("systemctl enable crio.service")
+    assert lines[-1] == HANDOFF and not box.file(DONE).exists()  # cloud-final ends: the bootstrap is the unit's
+    status = yaml.safe_load(box.file("/var/lib/k8s-firstboot/status.json").read_text())
+    assert status["state"] == "done"
+    box.systemd_starts_units()  # systemd runs the queued job
+    assert box.unit_result.returncode == 0, box.unit_result.stderr[-3000:]
 
     lines = box.command_lines()
     action = "kubeadm init --config" if node.action == "init" else "kubeadm join --config"
@@ -160,7 +179,8 @@ def test_gzip_mime_user_data_with_an_extra_script_and_profile_settings(tmp_path,
     before = tmp_path / "00-before.sh"
     before.write_text("#!/bin/sh\ntest ! -e /var/lib/k8s-firstboot/done && echo before >/root/order\n")
     after = tmp_path / "zz-after.sh"
-    after.write_text("#!/bin/sh\ntest -e /var/lib/k8s-firstboot/done && echo after >>/root/order\n")
+    # runcmd's script (between them) prepares and hands the boot phase to the unit, which runs after cloud-final
+    after.write_text("#!/bin/sh\ntest -e /var/lib/k8s-firstboot/steps/kubelet_enable && echo after >>/root/order\n")
     out = tmp_path / "worker.user-data.gz"
     result = run_gen("cloud-init", str(profile), "--gzip", "--mime", "--extra-script", str(before),
                      "--extra-script", str(after), "-o", str(out))
@@ -174,3 +194,25 @@ def test_gzip_mime_user_data_with_an_extra_script_and_profile_settings(tmp_path,
     notes = box.file("/home/ops/notes.txt")
     st = notes.stat()
     assert (notes.read_text(), st.st_mode & 0o777, st.st_uid, st.st_gid) == ("hello\n", 0o640, 1000, 1000)
+
+
+def test_a_failed_prepare_resumes_from_the_unit_at_the_next_boot(tmp_path):
+    """runcmd runs once per instance: the unit, enabled before prepare, must finish a prepare that failed."""
+    box, node = boot_node(tmp_path, "profiles/worker.yaml")
+    box.inject_fault("1 systemctl crio.service")  # prepare's crio_enable step fails once
+    box.cloud_init("init")
+    box.cloud_init("modules", "--mode", "config")
+    box.run(["cloud-init", "modules", "--mode", "final"], timeout=300)  # runcmd fails: cloud-init reports it
+    lines = box.command_lines()
+    assert HANDOFF not in lines and not box.file(DONE).exists()
+    status = yaml.safe_load(box.file("/var/lib/k8s-firstboot/status.json").read_text())
+    assert (status["step"], status["state"]) == ("crio_enable", "failed")
+    assert box.file(UNIT_WANTS).exists(), "the unit must be enabled before prepare can fail"
+
+    box.boot()  # the reboot: cloud-init does not rerun runcmd; systemd starts the enabled unit
+    assert box.unit_result.returncode == 0, box.unit_result.stderr[-3000:]
+    after = box.command_lines()[len(lines):]
+    assert not [c for c in after if c.startswith("dnf -y install cri-o")], "finished prepare steps are not redone"
+    assert after.index("systemctl enable crio.service") < after.index("systemctl start crio.service")
+    assert any(c.startswith("kubeadm join") for c in after)
+    assert box.file(DONE).exists()

@@ -1,5 +1,6 @@
 """HA: three control planes and two workers from one cluster, rehearsed in their own sandboxes."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from conftest import ROOT, need
 from rehearsal import in_order, kubeadm_documents, openssl_ca_hash, run_first_boot, run_kickstart_post
 from sandbox import Sandbox, bwrap_available
+import standin
 
 from generator import verify
 from generator.kickstart import render_kickstart
@@ -68,15 +70,43 @@ def test_keepalived_holds_the_api_address(cluster):
     for name in ("cp1", "cp2", "cp3"):
         node, box = cluster[name]
         conf = box.file("/etc/keepalived/keepalived.conf").read_text()
-        assert VIP in conf and "interface eth0" in conf and "track_script" in conf
+        assert VIP in conf and "track_script" in conf
         priorities[name] = int(conf.split("priority ")[1].split()[0])
-        check = box.file("/etc/keepalived/check_apiserver.sh")
+        check = box.file(keepalived_script(conf))
         assert check.stat().st_mode & 0o111
         if verify.shellcheck_tool():
             assert verify.shellcheck_findings(check.read_text(), "check_apiserver.sh") == []
         assert "firewall-offline-cmd --add-protocol=vrrp" in box.command_lines()
     # cp1 holds the address while it runs kubeadm init
     assert priorities["cp1"] > priorities["cp2"] == priorities["cp3"]
+
+
+def keepalived_script(conf: str) -> str:
+    return re.search(r'^\s*script\s+"?([^"\s]+)', conf, re.M).group(1)
+
+
+def test_keepalived_uses_the_interface_this_machine_has(cluster):
+    """EL9 names a VM's interface enp1s0, not eth0: neither the Kickstart nor keepalived may assume a name."""
+    for name in ("cp1", "cp2", "cp3"):
+        node, box = cluster[name]
+        network = [line for line in render_kickstart(node).splitlines() if line.startswith("network ")]
+        assert network and "eth0" not in network[0], network
+        conf = box.file("/etc/keepalived/keepalived.conf").read_text()
+        assert re.search(rf"^\s*interface {standin.INTERFACE}$", conf, re.M), conf
+
+
+def test_keepalived_health_check_reaches_the_api_server_under_selinux(cluster):
+    """keepalived_t may not connect to 6443; only a relabelled script under /usr/libexec/keepalived runs
+    unconfined (selinux-policy keepalived.te and .fc), and the boolean keepalived_connect_any stays off."""
+    for name in ("cp1", "cp2", "cp3"):
+        node, box = cluster[name]
+        assert node.os.selinux == "enforcing"
+        script = keepalived_script(box.file("/etc/keepalived/keepalived.conf").read_text())
+        domain = standin.keepalived_script_domain(box.root, script)
+        assert standin.keepalived_may_connect(domain, 6443), (name, script, domain)
+        calls = box.command_lines()
+        relabel = [i for i, c in enumerate(calls) if c.startswith("restorecon")]
+        assert relabel and relabel[0] < calls.index("systemctl start keepalived.service"), calls
 
 
 def test_workers_carry_no_cluster_keys(cluster):
@@ -93,3 +123,21 @@ def test_virtual_ip_needs_matching_endpoint_and_a_first_control_plane(write_prof
     with pytest.raises(ProfileError) as err:
         checked_profile(bad)
     assert "kubernetes.control_plane_endpoint: with cluster.virtual_ip the endpoint must be that address" in str(err.value.problems[0])
+
+
+def test_a_mac_address_names_the_interface_and_a_named_interface_is_kept(tmp_path, write_profile):
+    """Where names are unknown in advance, network.device takes a MAC (Anaconda matches it); a profile that
+    names keepalived's interface gets exactly that one, with no lookup at boot."""
+    from generator.verify import parse_kickstart
+    profile = ("role: control-plane\nhostname: cp1\n"
+               "cluster: {name: ha, first_control_plane: cp1, virtual_ip: {address: 192.168.122.100, interface: ens3}}\n"
+               "os: {distro: almalinux, version: '9'}\n"
+               "kubernetes: {version: '1.36', control_plane_endpoint: '192.168.122.100:6443'}\n"
+               "network: {bootproto: static, device: '52:54:00:12:34:56', address: 192.168.122.11/24}\n"
+               "users: {admin: {name: ops, password_hash: '$6$k8sfirstboot$B.1JteR1gldw1SouvTiglJgGOoRZwvLdzjgxoeDYiZ9Kh6oEsn984RLWAdI/dJ19WuFF9yeNn2GPdCIM3Wqs//'}}\n")
+    node = node_from_profile(write_profile("cp1.yaml", profile), tmp_path / "secrets")
+    ks = parse_kickstart(render_kickstart(node), node.os.ks_handler).handler
+    assert ks.network.network[0].device == "52:54:00:12:34:56"
+    conf = next(f.content for f in node_files(node) if f.path == "/etc/keepalived/keepalived.conf")
+    assert re.search(r"^\s*interface ens3$", conf, re.M)
+    assert "ip -o route get" not in next(f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot")

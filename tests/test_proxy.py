@@ -183,6 +183,7 @@ def test_boot_address_joins_no_proxy_for_kubeadm_crio_and_kubelet(write_profile,
     node = node_from_profile(write_profile("m.yaml", proxied("profiles/master.yaml", [".lan"])), tmp_path)
     box = Sandbox(tmp_path / "box")
     fake = box.file("/usr/local/bin/ip")
+    fake.unlink()  # the sandbox's own ip stand-in: this test wants a cloud instance's routes
     fake.write_text(FAKE_IP)
     fake.chmod(0o755)
     run_kickstart_post(box, render_kickstart(node), "RHEL9")

@@ -21,6 +21,7 @@ from generator.secrets import load, secrets_path
 
 # the classic recipe's order: update, firewall, packages, CRI-O, Kubernetes packages, then the running system
 PREPARE_ORDER = [
+    "systemctl enable k8s-firstboot.service",  # first: an unfinished prepare is finished by the unit
     "dnf -y update",
     "systemctl enable firewalld.service",
     "dnf -y install iproute-tc container-selinux",
@@ -28,7 +29,6 @@ PREPARE_ORDER = [
     "systemctl enable crio.service",
     "dnf -y install kubelet-",
     "systemctl enable kubelet.service",
-    "systemctl enable k8s-firstboot.service",
 ]
 BOOT_ORDER = ["modprobe overlay", "modprobe br_netfilter", "sysctl --system", "swapoff -a",
               "systemctl start crio.service"]
@@ -64,7 +64,7 @@ class Rehearsal:
     def __init__(self, profile: str, base: Path, secrets_dir: Path):
         self.profile = profile
         self.node = node_from_profile(ROOT / profile, secrets_dir)
-        self.box = Sandbox(base)
+        self.box = Sandbox(base, os_key=self.node.os.key)
         run_kickstart_post(self.box, render_kickstart(self.node), self.node.os.ks_handler)
         self.after_post = self.box.command_lines()
         self.first_boot = run_first_boot(self.box)
@@ -248,3 +248,29 @@ def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     (box.record / "faults").write_text("always curl https://status.example/k8s\n")
     assert run_first_boot(box).returncode == 0
     assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
+
+
+@pytest.mark.parametrize("profile", ["profiles/master.yaml", "profiles/worker.yaml"])
+def test_no_token_or_key_is_left_outside_kubeadms_own_files(rehearsed, profile):
+    """After the bootstrap, the token and the CA keys live only where kubeadm keeps them (/etc/kubernetes):
+    not in the bootstrap's files, not in Anaconda's Kickstart copies in /root, not in a log."""
+    r = rehearsed(profile)
+    assert r.first_boot.returncode == 0, r.first_boot.stderr[-3000:]
+    s = load(secrets_path(profile_value(profile, "cluster", "name"), rehearsed.secrets_dir))
+    token_secret = s.token.split(".")[1]
+    key_lines = {line for pair in (s.ca, s.front_proxy_ca, s.etcd_ca, s.service_account)
+                 for line in pair.key.splitlines()[1:-1] if len(line) > 40}
+    # Anaconda's copies are there, as on a real host, and they did carry the secrets before the bootstrap
+    copies = [r.box.file("/root/anaconda-ks.cfg"), r.box.file("/root/original-ks.cfg")]
+    assert all(c.exists() for c in copies)
+    leaks = []
+    for path, (_, content) in r.box.snapshot().items():
+        if path.startswith("/etc/kubernetes/"):
+            continue
+        text = content.decode(errors="replace")
+        if token_secret in text or any(line in text for line in key_lines):
+            leaks.append(path)
+    assert leaks == [], leaks
+    for copy in copies:  # scrubbed, not deleted: the install record stays
+        assert copy.stat().st_mode & 0o777 == 0o600
+        assert "%packages" in copy.read_text() and "k8s-firstboot prepare" not in copy.read_text()
