@@ -108,6 +108,9 @@ def node_files(node: Node) -> list[NodeFile]:
     ]
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.registration:  # read by the os_register step, then removed
+        files.append(NodeFile(f"{CONFIG_DIR}/rhsm", f"{node.registration.organization}\n"
+                                                    f"{node.registration.activation_key}\n", 0o600, secret=True))
     if node.proxy:
         files += [NodeFile(PROXY_ENV, configs.proxy_env(node))]
         files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
