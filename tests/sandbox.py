@@ -75,7 +75,7 @@ def bwrap_available() -> bool:
 class Sandbox:
     def __init__(self, base: Path, admin: str | None = "ops", os_key: str = "rocky-9",
                  reachable: tuple[str, ...] = SERVING):
-        """A fresh install of os_key (e.g. "centos-8", "fedora-43"); reachable: URL prefixes that answer."""
+        """A fresh install of os_key (e.g. "centos-8", "fedora-43"); reachable: URL prefixes that answer ("*": all)."""
         self.base = base
         self.root = base / "root"
         for folder in SCRATCH:

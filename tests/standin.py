@@ -175,14 +175,17 @@ def is_private(host: str) -> bool:
 
 
 def reachable(url: str) -> bool:
-    """Whether a URL answers: a private host, a file, or a prefix listed in /opt/record/reachable."""
+    """Whether a URL answers: a private host, a file, or a prefix listed in /opt/record/reachable (`*`: all)."""
     from urllib.parse import urlsplit
+    listed = RECORD / "reachable"
+    prefixes = listed.read_text().split() if listed.exists() else []
+    if "*" in prefixes:
+        return True
     if url.startswith("file://"):
         return Path(url[len("file://"):]).exists()
     if is_private(urlsplit(url).hostname or ""):
         return True
-    listed = RECORD / "reachable"
-    return listed.exists() and any(url.startswith(p) for p in listed.read_text().split())
+    return any(url.startswith(p) for p in prefixes)
 
 
 def repositories() -> list[dict]:

@@ -230,7 +230,8 @@ def test_validate_warns_when_rhel_has_no_registration_nor_mirrors(tmp_path):
     assert f"{where}: Red Hat Enterprise Linux 9 has no package repositories until it is registered" in result.stdout
     registered = matrix_profile(tmp_path, "1.36", "rhel-9", "worker",
                                 os={"registration": {"organization": "1", "activation_key": "k"}})
-    assert "until it is registered" not in run_gen("validate", str(registered)).stdout
+    validated = run_gen("validate", str(registered))
+    assert validated.returncode == 0 and "until it is registered" not in validated.stdout, validated.stderr
     bad = matrix_profile(tmp_path, "1.36", "rhel-9", "worker",
                          os={"registration": {"organization": "1", "activation_key": "k; reboot"}})
     refused = run_gen("validate", str(bad))
