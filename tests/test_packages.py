@@ -284,3 +284,26 @@ def test_cilium_without_a_version_picks_one_or_says_why(tmp_path):
     assert result.returncode == 2 and "internal error" not in result.stderr
     where = f"{none}:{line_of(none, 'plugin: cilium')}: cni.plugin"
     assert f"{where}: no cilium release we know supports Kubernetes 1.36" in result.stderr, result.stderr
+
+
+# the options a repository section may set, as libdnf5/repo/config_repo.cpp at dnf5 5.4.4.0 binds them
+# (`exclude` is its alias of excludepkgs "for compatibility with yum"); dnf4 knows all of those we use too.
+# An unknown key is only a warning in both, so a misspelt one would silently do nothing: refuse it here.
+DNF5_REPO_KEYS = set("""name enabled cachedir baseurl mirrorlist metalink type mediaid gpgkey excludepkgs exclude
+includepkgs fastestmirror proxy_username proxy_password username password protected_packages pkg_gpgcheck gpgcheck
+repo_gpgcheck enablegroups retries bandwidth minrate ip_resolve throttle timeout max_parallel_downloads
+max_downloads_per_mirror metadata_expire cost priority module_hotfixes sslcacert sslverify sslclientcert sslclientkey
+proxy_sslcacert proxy_sslverify proxy_sslclientcert proxy_sslclientkey deltarpm deltarpm_percentage
+skip_if_unavailable enabled_metadata user_agent countme build_cache""".split())
+
+
+@pytest.mark.parametrize("profile", ["profiles/master.yaml", "profiles/classic/worker.yaml"])
+def test_every_repo_file_key_is_one_dnf5_knows(profile, tmp_path):
+    import configparser
+    node = node_from_profile(ROOT / profile, tmp_path / "secrets")
+    for f in node_files(node):
+        if f.path.startswith("/etc/yum.repos.d/"):
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(f.content)
+            for section in parser.sections():
+                assert set(parser[section]) <= DNF5_REPO_KEYS, (f.path, section, set(parser[section]) - DNF5_REPO_KEYS)
