@@ -67,28 +67,27 @@ def _os_repo_file(doc: Document, os_entry: dict) -> RepoFile | None:
 
     The release data's set (CentOS 8: the vault) unless the profile names its own base tree; then
     os.install_url/os.appstream_url (the installer's source serves the installed system too), then
-    mirrors.os.<name>. Each repository keeps the key that sets it.
+    mirrors.os.<name>, the key that replaces each (air gap warnings name it).
     """
     o, mirrors = _section(doc, "os"), _section(doc, "mirrors").get("os") or {}
     base = os_entry.get("install_url_repo", "baseos")
     own_tree = o.get("install_url") or base in mirrors
     defaults = {} if own_tree else os_entry.get("os_repos") or {}
-    chosen = {name: (url, f"mirrors.os.{name}") for name, url in defaults.items()}
+    chosen = dict(defaults)
     if o.get("install_url"):
-        chosen[base] = (o["install_url"], "os.install_url")
+        chosen[base] = o["install_url"]
         if o.get("appstream_url"):
-            chosen["appstream"] = (o["appstream_url"], "os.appstream_url")
+            chosen["appstream"] = o["appstream_url"]
     for name, mirror in mirrors.items():
-        chosen[name] = (mirror["baseurl"], f"mirrors.os.{name}")
+        chosen[name] = mirror["baseurl"]
     if not chosen:
         return None
     default_key = os_entry.get("os_gpgkey")
     repos = []
     for name in sorted(chosen, key=OS_REPO_NAMES.index):
-        url, key = chosen[name]
         gpgkey = (mirrors.get(name) or {}).get("gpgkey") or ([default_key] if default_key and name != "epel" else [])
         repos.append(YumRepo(id=f"k8s-firstboot-{name}", name=f"{os_entry['name']} {name} (k8s-firstboot)",
-                             baseurl=url, gpgkey=tuple(gpgkey), mirror_key=key.removeprefix("mirrors.")))
+                             baseurl=chosen[name], gpgkey=tuple(gpgkey), mirror_key=f"os.{name}"))
     return RepoFile(OS_REPO_PATH, tuple(repos))
 
 
