@@ -43,7 +43,14 @@ def public_downloads(node: Node) -> list[str]:
             check(repo.baseurl, f"{key}.baseurl")
             for gpgkey in repo.gpgkey:
                 check(gpgkey, f"{key}.gpgkey")
+    if not node.os.own_repos:
+        found.append("air_gapped: the installed system keeps the distro's stock repo files (public mirrors); "
+                     "set mirrors.os.baseos and mirrors.os.appstream (or os.install_url and os.appstream_url)")
+    if node.registration:
+        found.append("air_gapped: os.registration reaches Red Hat's public subscription service and CDN; "
+                     "use mirrors.os.* of a Satellite or internal mirror instead")
     check(node.cni.manifest_url, "cni.manifest_url")
+    check(node.cni.manifest_archive, "cni.manifest_url")
     check(node.cni.cli_url, "cni.cli_url")
     mirrored = {m.prefix for m in node.registry_mirrors}
     if _registry_host(node.kube.image_repository) in public:

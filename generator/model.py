@@ -41,6 +41,8 @@ class OsSpec:
     zram_swap: bool      # Fedora turns on swap on zram by default
     install_proxy: str = ""     # Anaconda's --proxy for install_url: empty where no_proxy says direct
     appstream_proxy: str = ""
+    own_repos: bool = False      # the installed system uses our OS repo file; the stock repo files are disabled
+    registration: bool = False   # RHEL: subscription-manager registers with the profile's activation key
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class CniSpec:
     release: str = ""          # exact release the cilium CLI installs
     cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
     interfaces: tuple[str, ...] = ()   # tunnels and pod veths (firewalld: `+` ends a prefix)
+    manifest_archive: str = ""  # a release tarball holding the manifest (when no plain URL serves it)
+    manifest_member: str = ""   # the manifest's path inside manifest_archive
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,12 @@ class RegistryMirror:
 
 
 @dataclass(frozen=True)
+class Registration:
+    organization: str
+    activation_key: str
+
+
+@dataclass(frozen=True)
 class ExtraFile:
     """A file the profile adds through cloud-init's write_files (cloud_init.write_files)."""
     path: str
@@ -190,6 +200,7 @@ class Node:
     virtual_ip: VirtualIp | None = None      # control planes of an HA cluster without a load balancer
     firewall_protocols: tuple[str, ...] = ()  # IP protocols to allow (vrrp, ipencap)
     registry_mirrors: tuple[RegistryMirror, ...] = ()
+    registration: Registration | None = None  # RHEL subscription (a secret: 0600 file, removed after use)
     air_gapped: bool = False
     warnings: tuple[str, ...] = field(default=())
     cloud_init: CloudInitExtras = field(default=CloudInitExtras())

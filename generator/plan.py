@@ -29,9 +29,13 @@ def plan(node: Node) -> list[Step]:
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]
+    manifest = node.cni.manifest_url or f"{node.cni.manifest_member} from {node.cni.manifest_archive}"
     candidates: list[tuple[bool, str, str, str]] = [
         # first: should prepare fail (cloud-init's runcmd runs once), the unit finishes it at the next boot
         (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
+        (os_.own_repos, "os_repos", PREPARE, "disable the distro's stock repo files: the OS repositories are "
+         + ", ".join(r.baseurl for f in node.repo_files for r in f.repos if r.id.startswith("k8s-firstboot-"))),
+        (os_.registration, "os_register", PREPARE, "register with Red Hat (subscription-manager, activation key)"),
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
         (bool(node.proxy), "dnf_proxy", PREPARE, "keep dnf on the profile's proxy after the bootstrap (/etc/dnf/dnf.conf)"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
@@ -66,7 +70,7 @@ def plan(node: Node) -> list[Step]:
         (not init, "kubeadm_join", BOOT,
          f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
         (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),
-        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({node.cni.manifest_url})"
+        (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({manifest})"
          if node.cni.install == "manifest" else f"install cilium {node.cni.release} with the cilium CLI ({node.cni.cli_url})"),
         (True, "node_ready", BOOT, f"wait until node {node.hostname} is Ready"),
         (True, "cleanup_secrets", BOOT, "remove the kubeadm config (bootstrap token) and CA copies"),

@@ -117,6 +117,15 @@ def check_choices(doc: Document) -> list[Problem]:
             problems.append(doc.problem(("cni", "version"),
                                         f"{plugin} {cni_version} does not support Kubernetes {minor}; "
                                         f"choose one of {', '.join(fits) or 'none'}"))
+    if minor and cni_version is None:
+        plugin_or_default = plugin if isinstance(plugin, str) else "calico"
+        if default_cni_version(plugin_or_default, minor) is None:
+            ours = [m for m in kubernetes_minors() if cni_versions_for(plugin_or_default, m)]
+            span = f"{ours[0]} to {ours[-1]}" if ours else "none"
+            problems.append(doc.problem(("cni", "plugin") if isinstance(plugin, str) else ("kubernetes", "version"),
+                                        f"no {plugin_or_default} release we know supports Kubernetes {minor} "
+                                        f"(our {plugin_or_default} releases cover {span}); choose another "
+                                        f"kubernetes.version or cni.plugin"))
     min_el = _get(cni_plugin(plugin), "min_el_major") if isinstance(plugin, str) else None
     if min_el and distro != "fedora" and isinstance(os_version, str) and os_version.isdigit() and int(os_version) < min_el:
         problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {distro} {os_version} has; "

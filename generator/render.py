@@ -117,6 +117,9 @@ def node_files(node: Node) -> list[NodeFile]:
         files.append(NodeFile(KUBEADM_IMAGES_CONFIG, configs.kubeadm_images_config(node)))
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.registration:  # read by the os_register step, then removed
+        files.append(NodeFile(f"{CONFIG_DIR}/rhsm", f"{node.registration.organization}\n"
+                                                    f"{node.registration.activation_key}\n", 0o600, secret=True))
     if node.proxy:
         files += [NodeFile(PROXY_ENV, configs.proxy_env(node)),
                   NodeFile(configs.DNF_PROXY_CONF, configs.dnf_proxy_conf(node),

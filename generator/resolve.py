@@ -8,7 +8,7 @@ from generator import releases, secrets
 from generator.load import Document
 from generator import airgap, proxy
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
-                             OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
+                             OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 CRIO_SOCKET = "/var/run/crio/crio.sock"
@@ -16,7 +16,10 @@ KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
 CRIO_REPO_PATH = "/etc/yum.repos.d/cri-o.repo"
 KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
 COPR_REPO_PATH = "/etc/yum.repos.d/container-selinux.repo"
-REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH)
+OS_REPO_PATH = "/etc/yum.repos.d/k8s-firstboot-os.repo"
+REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH, OS_REPO_PATH)
+# OS repositories a profile may set (mirrors.os.<name>), in the order they are written
+OS_REPO_NAMES = ("baseos", "appstream", "extras", "crb", "epel", "fedora", "updates")
 
 
 def _section(doc: Document, key: str) -> dict:
@@ -64,7 +67,36 @@ def _disk(name: str) -> str:
     return name.removeprefix("/dev/") if name.count("/") <= 2 else name
 
 
-def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> OsSpec:
+def _os_repo_file(doc: Document, os_entry: dict) -> RepoFile | None:
+    """The installed system's own OS repositories, or None to keep the distro's stock repo files.
+
+    The release data's set (CentOS 8: the vault) unless the profile names its own base tree; then
+    os.install_url/os.appstream_url (the installer's source serves the installed system too), then
+    mirrors.os.<name>, the key that replaces each (air gap warnings name it).
+    """
+    o, mirrors = _section(doc, "os"), _section(doc, "mirrors").get("os") or {}
+    base = os_entry.get("install_url_repo", "baseos")
+    own_tree = o.get("install_url") or base in mirrors
+    defaults = {} if own_tree else os_entry.get("os_repos") or {}
+    chosen = dict(defaults)
+    if o.get("install_url"):
+        chosen[base] = o["install_url"]
+        if o.get("appstream_url"):
+            chosen["appstream"] = o["appstream_url"]
+    for name, mirror in mirrors.items():
+        chosen[name] = mirror["baseurl"]
+    if not chosen:
+        return None
+    default_key = os_entry.get("os_gpgkey")
+    repos = []
+    for name in sorted(chosen, key=OS_REPO_NAMES.index):
+        gpgkey = (mirrors.get(name) or {}).get("gpgkey") or ([default_key] if default_key and name != "epel" else [])
+        repos.append(YumRepo(id=f"k8s-firstboot-{name}", name=f"{os_entry['name']} {name} (k8s-firstboot)",
+                             baseurl=chosen[name], gpgkey=tuple(gpgkey), mirror_key=f"os.{name}"))
+    return RepoFile(OS_REPO_PATH, tuple(repos))
+
+
+def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own_repos: bool) -> OsSpec:
     o = _section(doc, "os")
     install_url = o.get("install_url") or entry.get("install_url", "")
     appstream_url = o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", ""))
@@ -77,6 +109,7 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None) -> 
         update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
         disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
+        own_repos=own_repos, registration=bool(o.get("registration")),
     )
 
 
@@ -117,11 +150,14 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     plugin = c.get("plugin", "calico")
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
-    cni_release = cni_entry["versions"][cni_version]
+    cni_release = cni_entry["versions"][cni_version]  # check_choices refused a minor no release of the plugin fits
+    archived = not c.get("manifest_url") and "manifest_archive" in cni_release
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
                   manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
                   release=cni_release.get("release", ""), interfaces=tuple(cni_entry.get("interfaces", ())),
+                  manifest_archive=cni_release["manifest_archive"] if archived else "",
+                  manifest_member=cni_release["manifest_member"] if archived else "",
                   cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 
@@ -179,11 +215,17 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
+    os_repos = _os_repo_file(doc, os_entry)
+    if os_entry.get("requires_subscription") and not o.get("registration") and not (
+            os_repos and any(r.id == "k8s-firstboot-baseos" for r in os_repos.repos)):
+        warnings.append(str(doc.problem(("os", "distro"), (
+            f"{os_entry['name']} has no package repositories until it is registered: set os.registration "
+            f"(organization, activation_key) or mirrors.os.baseos and mirrors.os.appstream (a Satellite or mirror)"))))
     hosts = tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ()))
     node_proxy = proxy.resolve_proxy(_section(doc, "proxy"), proxy.cluster_destinations(
         kube, hostname, net.get("address", ""), hosts, (cl.get("virtual_ip") or {}).get("address", "")))
     warnings += proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))
-    os_spec = _os_spec(doc, os_entry, key, node_proxy)
+    os_spec = _os_spec(doc, os_entry, key, node_proxy, own_repos=os_repos is not None)
     warnings += proxy.installer_proxies(os_spec.install_url, os_spec.appstream_url, node_proxy)[2]
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
@@ -196,11 +238,14 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
                         nameservers=tuple(net.get("nameservers", ()))),
         kube=kube, cni=cni, join=join, pki=pki,
-        repo_files=proxy.with_direct_repos(_repo_files(minor, release, os_entry, mirrors), node_proxy),
+        repo_files=proxy.with_direct_repos(((os_repos,) if os_repos else ()) + _repo_files(minor, release, os_entry, mirrors),
+                                           node_proxy),
         packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux")))
         + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),
-        kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES),
+        # workers pull with crictl: from 1.32 kubeadm's package no longer requires cri-tools (kubernetes/release#3626),
+        # and the Kubernetes repository of the minor holds the cri-tools of that minor
+        kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES) + (("cri-tools",) if role == "worker" else ()),
         firewall_ports=tuple(ports) + cni.ports,
         hosts=hosts,
         root_password_hash=root.get("password_hash", ""),
@@ -215,6 +260,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
         registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], m.get("insecure", False))
                                for m in mirrors.get("registries", ())),
+        registration=Registration(o["registration"]["organization"], o["registration"]["activation_key"])
+        if o.get("registration") else None,
         air_gapped=data.get("air_gapped", False),
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),

@@ -32,6 +32,26 @@ def leave_anaconda_copies(box: Sandbox, kickstart: str, handler: str, stage: str
     path.chmod(0o600)
 
 
+# Google's yum repository (removed 2024-03) and Kubic's CRI-O repositories no longer serve, and the stand-ins
+# fail unreachable repositories as dnf does: a site that runs the classic recipe today mirrors them. These keys
+# point the classic profiles at such a mirror; everything else, the OS repositories included, stays default.
+UNSERVED_MIRRORS = """mirrors:
+  kubernetes: {baseurl: http://repo.lan/kubernetes-el7/, gpgkey: [http://repo.lan/kubernetes-el7/yum-key.gpg]}
+  crio: {baseurl: http://repo.lan/kubic/cri-o/, gpgkey: [http://repo.lan/kubic/cri-o/repomd.xml.key]}
+  libcontainers: {baseurl: http://repo.lan/kubic/stable/, gpgkey: [http://repo.lan/kubic/stable/repomd.xml.key]}
+"""
+
+
+def as_a_site_runs_it(profile: Path, folder: Path) -> Path:
+    """The profile itself, or for the classic recipe the profile plus mirrors of what upstream stopped serving."""
+    if "classic" not in profile.parts:
+        return profile
+    folder.mkdir(parents=True, exist_ok=True)
+    site = folder / profile.name
+    site.write_text(f"extends: {profile}\n{UNSERVED_MIRRORS}")
+    return site
+
+
 def run_kickstart_post(box: Sandbox, kickstart: str, handler: str) -> None:
     """Every %post section, as pykickstart hands it to Anaconda: its interpreter reading the script."""
     from generator.verify import post_scripts

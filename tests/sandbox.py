@@ -15,6 +15,54 @@ HERE = Path(__file__).resolve().parent
 STANDINS = ("dnf", "systemctl", "kubeadm", "kubectl", "curl", "modprobe", "sysctl", "firewall-offline-cmd",
             "setenforce", "getenforce", "swapoff", "crictl", "sleep", "tar", "sha256sum", "cilium",
             "chronyc", "timedatectl", "ip", "restorecon")
+# commands some package puts on PATH (standin.PACKAGE_BINARIES): until dnf installs it they answer
+# "command not found", and they hide the host's own copies (/usr/bin/kubectl, /usr/sbin/tc)
+PACKAGED_STANDINS = ("kubelet", "firewall-cmd", "keepalived", "tc", "subscription-manager", "crio")
+# packages a fresh install has before the bootstrap runs. Kickstart: %packages (@^minimal-environment, chrony,
+# curl, tar); @core brings dnf, systemd, kmod, procps-ng, util-linux, libselinux-utils and, on RHEL,
+# subscription-manager. Cloud images start from the same core set.
+BASE_PACKAGES = ("chrony", "curl", "tar")
+BASE_PACKAGES_BY_DISTRO = {"rhel": ("subscription-manager",), "fedora": ("zram-generator-defaults",)}
+# upstream URL prefixes that still answer (docs/upstream-contracts.md, "Packages"); hosts the profiles name
+# for their own site (.lan, .example, IP addresses) answer too (standin.is_private). Not here, so failing:
+# mirrorlist.centos.org (no DNS since 2024), packages.cloud.google.com, Kubic, docs.projectcalico.org/archive
+SERVING = (
+    "https://pkgs.k8s.io/", "https://download.opensuse.org/repositories/isv:/cri-o:/", "https://vault.centos.org/",
+    "https://dl.rockylinux.org/", "https://mirrors.rockylinux.org/", "https://repo.almalinux.org/",
+    "https://mirrors.almalinux.org/", "https://mirror.stream.centos.org/", "https://mirrors.centos.org/",
+    "https://dl.fedoraproject.org/", "https://mirrors.fedoraproject.org/",
+    "https://download.copr.fedorainfracloud.org/", "https://cdn.redhat.com/", "https://github.com/",
+    "https://raw.githubusercontent.com/",
+)
+# what each OS release's install leaves in /etc/yum.repos.d (enabled sections only), and its signing key.
+# RHEL has none until it is registered (subscription-manager writes redhat.repo).
+_EL = "https://mirrors.{}/mirrorlist?arch=$basearch&repo={}-$releasever"
+STOCK_REPOS = {
+    "centos-8": ("RPM-GPG-KEY-centosofficial", {
+        f"CentOS-Linux-{name}.repo": {name.lower(): f"mirrorlist=http://mirrorlist.centos.org/?release=$releasever"
+                                                   f"&arch=$basearch&repo={name}&infra=$infra"}
+        for name in ("BaseOS", "AppStream", "Extras")}),
+    "rocky-8": ("RPM-GPG-KEY-rockyofficial", {
+        f"Rocky-{name}.repo": {name.lower(): "mirrorlist=" + _EL.format("rockylinux.org", name)}
+        for name in ("BaseOS", "AppStream", "Extras")}),
+    "almalinux-8": ("RPM-GPG-KEY-AlmaLinux", {
+        f"almalinux-{name}.repo": {name: f"mirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/{name}"}
+        for name in ("baseos", "appstream", "extras")}),
+    "centos-stream-9": ("RPM-GPG-KEY-centosofficial", {"centos.repo": {
+        name: f"metalink=https://mirrors.centos.org/metalink?repo=centos-{name}-$stream&arch=$basearch"
+        for name in ("baseos", "appstream")}}),
+    "fedora": ("RPM-GPG-KEY-fedora-$releasever-$basearch", {
+        "fedora.repo": {"fedora": "metalink=https://mirrors.fedoraproject.org/metalink?repo=fedora-$releasever&arch=$basearch"},
+        "fedora-updates.repo": {"updates": "metalink=https://mirrors.fedoraproject.org/metalink?repo=updates-released-f$releasever&arch=$basearch"}}),
+}
+for _major in ("9", "10"):
+    STOCK_REPOS[f"rocky-{_major}"] = (f"RPM-GPG-KEY-Rocky-{_major}", {
+        "rocky.repo": {name.lower(): "mirrorlist=" + _EL.format("rockylinux.org", name) for name in ("BaseOS", "AppStream")},
+        "rocky-extras.repo": {"extras": "mirrorlist=" + _EL.format("rockylinux.org", "extras")}})
+    STOCK_REPOS[f"almalinux-{_major}"] = (f"RPM-GPG-KEY-AlmaLinux-{_major}", {
+        f"almalinux-{name}.repo": {name: f"mirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/{name}"}
+        for name in ("baseos", "appstream", "extras")})
+STOCK_REPOS["centos-stream-10"] = ("RPM-GPG-KEY-centosofficial-SHA256", STOCK_REPOS["centos-stream-9"][1])
 SCRATCH = ("etc", "var", "root", "home", "usr/local", "run", "opt/record", "usr/libexec/keepalived")
 # /usr is the host's and read-only, but keepalived's scripts must sit in /usr/libexec/keepalived (the one path
 # SELinux lets them run unconfined): /usr/libexec becomes a tmpfs holding the host's entries and that folder
@@ -29,7 +77,9 @@ def bwrap_available() -> bool:
 
 
 class Sandbox:
-    def __init__(self, base: Path, admin: str | None = "ops", os_key: str | None = None):
+    def __init__(self, base: Path, admin: str | None = "ops", os_key: str = "rocky-9",
+                 reachable: tuple[str, ...] = SERVING):
+        """A fresh install of os_key (e.g. "centos-8", "fedora-43"); reachable: URL prefixes that answer ("*": all)."""
         self.base = base
         self.root = base / "root"
         for folder in SCRATCH:
@@ -38,8 +88,9 @@ class Sandbox:
         bin_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(HERE / "standin.py", bin_dir / "standin")
         (bin_dir / "standin").chmod(0o755)
-        for name in STANDINS:
+        for name in STANDINS + PACKAGED_STANDINS:
             (bin_dir / name).symlink_to("standin")
+        self.install_os(os_key, reachable)
         (self.root / "usr/local/sbin").mkdir(parents=True, exist_ok=True)
         etc = self.root / "etc"
         (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" +
@@ -48,9 +99,6 @@ class Sandbox:
         if admin:
             (self.root / "home" / admin).mkdir(parents=True, exist_ok=True)
         (etc / "hosts").write_text("127.0.0.1 localhost\n")
-        if os_key:  # e.g. rocky-9: stand-ins whose behaviour depends on the release read it here
-            distro, version = os_key.rsplit("-", 1)
-            (etc / "os-release").write_text(f'ID="{distro}"\nVERSION_ID="{version}"\n')
         (etc / "fstab").write_text("/dev/mapper/rl-root / xfs defaults 0 0\n"
                                    "/dev/mapper/rl-swap none swap defaults 0 0\n")
         (etc / "dnf").mkdir(exist_ok=True)  # as the dnf package ships it on EL9
@@ -59,6 +107,26 @@ class Sandbox:
         (etc / "selinux").mkdir(exist_ok=True)
         (etc / "selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
         (self.root / "console").write_text("")
+
+    def install_os(self, os_key: str, reachable: tuple[str, ...]) -> None:
+        """os-release (the dnf stand-in picks dnf4 or dnf5 from it), base packages, stock repo files, keys."""
+        distro, _, major = os_key.rpartition("-")
+        etc = self.root / "etc"
+        (etc / "os-release").write_text(f'ID="{distro}"\nVERSION_ID="{major}"\n')
+        for package in BASE_PACKAGES + BASE_PACKAGES_BY_DISTRO.get(distro, ()):
+            rpm = self.root / "var/lib/standin-rpm" / package
+            rpm.parent.mkdir(parents=True, exist_ok=True)
+            rpm.write_text("base image\n")
+        key, files = STOCK_REPOS.get(os_key) or STOCK_REPOS.get(distro) or ("RPM-GPG-KEY-redhat-release", {})
+        keys = etc / "pki/rpm-gpg"
+        keys.mkdir(parents=True, exist_ok=True)
+        (keys / key.replace("$releasever", major).replace("$basearch", "x86_64")).write_text("stand-in key\n")
+        (etc / "yum.repos.d").mkdir(exist_ok=True)
+        for name, sections in files.items():
+            (etc / "yum.repos.d" / name).write_text("".join(
+                f"[{repo}]\nname={repo}\n{source}\nenabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/{key}\n\n"
+                for repo, source in sections.items()))
+        (self.record / "reachable").write_text("".join(f"{prefix}\n" for prefix in reachable))
 
     @property
     def record(self) -> Path:

@@ -36,8 +36,47 @@ PACKAGE_FILES = {
         "/etc/crio/crio.conf": '[crio.runtime]\nconmon = "/usr/libexec/crio/conmon"\n',
         "/etc/cni/net.d/100-crio-bridge.conf": '{"name": "crio-bridge"}\n',
         "/etc/cni/net.d/11-crio-ipv4-bridge.conflist": '{"name": "crio"}\n',
+        "/etc/crictl.yaml": "runtime-endpoint: unix:///var/run/crio/crio.sock\n",
     },
 }
+
+# What each package puts on PATH, per version: a command of this table exists only once `dnf install` has
+# installed its package (the Sandbox installs the base image's packages up front). Rows and sources are in
+# docs/upstream-contracts.md, section "Packages". Add a package here with the commands it ships.
+PACKAGE_BINARIES = {
+    "kubelet": ("kubelet",),
+    "kubeadm": ("kubeadm",),
+    "kubectl": ("kubectl",),
+    "cri-tools": ("crictl",),             # the only package that ships crictl (CRI-O's RPM ships /etc/crictl.yaml only)
+    "cri-o": ("crio", "pinns"),
+    "firewalld": ("firewall-cmd", "firewall-offline-cmd"),
+    "keepalived": ("keepalived",),
+    "iproute-tc": ("tc",),
+    "subscription-manager": ("subscription-manager",),
+}
+COMMAND_PACKAGE = {command: package for package, commands in PACKAGE_BINARIES.items() for command in commands}
+# package -> {dependency: last Kubernetes minor whose package required it}: kubeadm required cri-tools up to
+# 1.31 (kubernetes/release#3626, kubernetes#124685)
+PACKAGE_REQUIRES_UNTIL = {"kubeadm": {"cri-tools": "1.31"}}
+# which packages a repository offers, by repository id (ours, the stock ones and redhat.repo's)
+REPO_OFFERS = (
+    (r"^kubernetes$", {"kubelet", "kubeadm", "kubectl", "cri-tools", "kubernetes-cni"}),
+    (r"cri-o", {"cri-o"}),
+    (r"^devel_kubic_libcontainers_stable$", {"conmon", "containers-common"}),
+    (r"container-selinux", {"container-selinux"}),
+    (r"(?i)(^|[-_])(baseos|appstream|extras|fedora|updates)([-_]|$)",
+     {"firewalld", "keepalived", "iproute-tc", "container-selinux", "subscription-manager", "conmon",
+      "containers-common", "zram-generator-defaults", "chrony", "curl", "tar"}),
+)
+# the options each dnf accepts (of those a bootstrap could use); dnf5 dropped --disableexcludes
+# (dnf5 doc/changes_from_dnf4.7.rst); both take --setopt=disable_excludes=
+DNF_OPTIONS = {
+    "dnf4": {"-y", "--assumeyes", "-q", "--quiet", "--setopt", "--disableexcludes", "--disablerepo", "--enablerepo",
+             "--nogpgcheck", "--refresh"},
+    "dnf5": {"-y", "--assumeyes", "-q", "--quiet", "--setopt", "--disable-repo", "--enable-repo", "--disablerepo",
+             "--enablerepo", "--no-gpgchecks", "--refresh"},
+}
+DNF_COMMANDS = {"install", "update", "upgrade", "remove", "makecache"}
 
 
 def record() -> None:
@@ -109,15 +148,143 @@ def option(flag: str) -> str | None:
     return None
 
 
+def os_release() -> dict:
+    path = Path("/etc/os-release")
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().replace('"', "").splitlines() if "=" in line)
+
+
+def dnf_flavour() -> str:
+    """dnf5 on Fedora 41 and later, dnf4 on EL8/9/10 (dnf-plugins-core#572: dnf5 replaces dnf from EL11)."""
+    release = os_release()
+    return "dnf5" if release.get("ID") == "fedora" and int(release.get("VERSION_ID", "0")) >= 41 else "dnf4"
+
+
+def installed(package: str) -> bool:
+    return Path(f"/var/lib/standin-rpm/{package}").exists()
+
+
+def is_private(host: str) -> bool:
+    """The site's own hosts (mirrors, the API endpoint, status pages) answer; the profiles name them so."""
+    import ipaddress
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return "." not in host or host.endswith((".lan", ".example", ".internal", ".local", ".test", ".localdomain"))
+
+
+def reachable(url: str) -> bool:
+    """Whether a URL answers: a private host, a file, or a prefix listed in /opt/record/reachable (`*`: all)."""
+    from urllib.parse import urlsplit
+    listed = RECORD / "reachable"
+    prefixes = listed.read_text().split() if listed.exists() else []
+    if "*" in prefixes:
+        return True
+    if url.startswith("file://"):
+        return Path(url[len("file://"):]).exists()
+    if is_private(urlsplit(url).hostname or ""):
+        return True
+    return any(url.startswith(p) for p in prefixes)
+
+
+def repositories() -> list[dict]:
+    """Every repository of /etc/yum.repos.d, with its settings and variables expanded."""
+    import configparser
+    release = os_release()
+    found = []
+    for path in sorted(Path("/etc/yum.repos.d").glob("*.repo")):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read_string(path.read_text())
+        for section in parser.sections():
+            repo = {k: v.replace("$basearch", "x86_64").replace("$releasever", release.get("VERSION_ID", ""))
+                    for k, v in parser[section].items()}
+            repo["id"], repo["file"] = section, str(path)
+            found.append(repo)
+    return found
+
+
+def truthy(value: str | None, default: bool) -> bool:
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def dnf_fail(message: str, rc: int = 1) -> int:
+    print(f"standin dnf: {message}", file=sys.stderr)
+    return rc
+
+
 def dnf() -> int:
-    if ARGS[:2] == ["-y", "install"]:
-        for package in ARGS[2:]:
-            if package.startswith("-"):
+    """dnf4 or dnf5, as the rehearsed OS has it: options, unreachable repositories, excludes, what repos offer."""
+    import fnmatch
+    import re
+    flavour = dnf_flavour()
+    options, words = [], []
+    for arg in ARGS:
+        (options if arg.startswith("-") else words).append(arg)
+    disable_excludes = []
+    for opt in options:
+        name, _, value = opt.partition("=")
+        if name not in DNF_OPTIONS[flavour]:
+            # dnf5: "Unknown argument"; dnf4 (argparse): "unrecognized arguments"
+            return dnf_fail(f"{flavour}: unknown option {opt}", 2)
+        if name == "--disableexcludes" or (name == "--setopt" and value.startswith("disable_excludes=")):
+            disable_excludes += re.split(r"[ ,]+", value.split("=", 1)[-1] if name == "--setopt" else value)
+    if not words or words[0] not in DNF_COMMANDS:
+        return dnf_fail(f"{flavour}: unknown command {words[:1]}", 2)
+    command, packages = words[0], words[1:]
+    enabled = [r for r in repositories() if truthy(r.get("enabled"), True)]
+    # skip_if_unavailable defaults to False in dnf4 (doc/conf_ref.rst, since 4.2.7) and dnf5 (dnf5.conf.5):
+    # one enabled repository that cannot be reached fails the whole command
+    for repo in enabled:
+        url = (repo.get("baseurl") or repo.get("mirrorlist") or repo.get("metalink") or "").split()
+        if not url or not reachable(url[0]):
+            if truthy(repo.get("skip_if_unavailable"), False):
                 continue
-            write(f"/var/lib/standin-rpm/{package}", "installed\n")
-            for path, text in PACKAGE_FILES.get(package, {}).items():
-                if not Path(path).exists():
-                    write(path, text)
+            return dnf_fail(f"Error: Failed to download metadata for repo '{repo['id']}' ({repo['file']}): "
+                            f"Cannot download repomd.xml: {url[0] if url else 'no baseurl'} is unreachable")
+    if command != "install":
+        if command == "remove":
+            for package in packages:
+                if not installed(package):
+                    return dnf_fail(f"No match for argument: {package}")
+                Path(f"/var/lib/standin-rpm/{package}").unlink()
+        return 0
+
+    def offering(name: str) -> dict | None:
+        for repo in enabled:
+            offers = next((o for pattern, o in REPO_OFFERS if re.search(pattern, repo["id"])), set())
+            excluded = any(fnmatch.fnmatch(name, g) for g in re.split(r"[ ,]+", repo.get("exclude", "")) if g)
+            if excluded and not {"all", "*", repo["id"]} & set(disable_excludes):
+                continue
+            if name in offers:
+                return repo
+        return None
+
+    wanted = []
+    for spec in packages:
+        name, version = re.match(r"^(.+?)(?:-(\d[^-]*))?$", spec).groups()
+        name = name.rstrip("-")
+        repo = offering(name)
+        if repo is None:
+            return dnf_fail(f"No match for argument: {spec}\nError: Unable to find a match: {spec}")
+        wanted.append((name, version or "", repo))
+        for dependency, until in PACKAGE_REQUIRES_UNTIL.get(name, {}).items():
+            minor = tuple(int(p) for p in version.split(".")[:2]) if version else (0, 0)
+            if minor <= tuple(int(p) for p in until.split(".")) and not installed(dependency):
+                dep_repo = offering(dependency)
+                if dep_repo is None:
+                    return dnf_fail(f"Error: Problem: nothing provides {dependency} needed by {spec}")
+                wanted.append((dependency, "", dep_repo))
+    for name, version, repo in wanted:
+        for key in repo.get("gpgkey", "").split() if truthy(repo.get("gpgcheck"), True) else ():
+            if not reachable(key):
+                return dnf_fail(f"Error: Failed to retrieve GPG key for repo '{repo['id']}': {key} is unreachable")
+    for name, version, repo in wanted:
+        write(f"/var/lib/standin-rpm/{name}", f"{version}\t{repo['id']}\n")
+        for path, text in PACKAGE_FILES.get(name, {}).items():
+            if not Path(path).exists():
+                write(path, text)
     return 0
 
 
@@ -314,14 +481,25 @@ def kubectl() -> int:
 
 
 def curl() -> int:
+    url = next((a for a in ARGS if a.startswith(("http://", "https://"))), "")
+    if url and not reachable(url):  # curl -f: exit 6 (host not resolved) or 22 (HTTP error such as 404)
+        print(f"curl: (22) The requested URL returned error: 404 or no answer: {url}", file=sys.stderr)
+        return 22
     out = option("-o")
     if out:
-        write(out, "# stand-in CNI manifest\nkind: List\n")
+        archive = url.endswith((".tgz", ".tar.gz"))
+        write(out, "stand-in archive\n" if archive else "# stand-in CNI manifest\nkind: List\n")
     return 0
 
 
 def tar() -> int:
-    # the only archive the bootstrap unpacks is the cilium CLI: leave a cilium stand-in where it was asked to go
+    # the archives the bootstrap unpacks: a release tarball holding a CNI manifest (written to stdout with -O),
+    # or the cilium CLI (a cilium stand-in left where it was asked to go)
+    member = next((a for a in ARGS if a.endswith((".yaml", ".yml"))), None)
+    if member:
+        if "-O" in ARGS or "--to-stdout" in ARGS:
+            print(f"# stand-in CNI manifest ({member})\nkind: List")
+        return 0
     target = Path(option("-C") or ".") / "cilium"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -479,6 +657,12 @@ def firewall_forwards(root: Path, saddr: str, iif: str, daddr: str, oif: str) ->
 INTERFACE = "enp1s0"
 
 
+def ip_staged() -> bool:
+    """The queries of the bootstrap: the route to an address, the default route, its interface's addresses."""
+    return (ARGS[:3] == ["-o", "route", "get"] or ARGS == ["-4", "route", "show", "default"]
+            or ARGS[:5] == ["-4", "-o", "addr", "show", "dev"])
+
+
 def ip() -> int:
     """iproute2's output, in its own format, on a VM whose one interface reaches the address's subnet; only the
     queries the bootstrap makes (anything else would need a closer model, so it fails loudly)."""
@@ -526,9 +710,29 @@ def keepalived_may_connect(domain: str, port: int, connect_any: bool = False) ->
     return port in {80, 81, 443, 488, 8008, 8009, 8443, 9000}
 
 
+def subscription_manager() -> int:
+    """Registration makes Red Hat's CDN repositories appear in redhat.repo; nothing else is modelled."""
+    identity = Path("/etc/pki/consumer/cert.pem")
+    if ARGS[0] == "identity":
+        return 0 if identity.exists() else 1
+    if ARGS[0] == "register":
+        if not (option("--org") and option("--activationkey")):
+            print("standin subscription-manager: --org and --activationkey are required", file=sys.stderr)
+            return 64
+        write(str(identity), "stand-in consumer certificate\n", 0o600)
+        major = os_release().get("VERSION_ID", "9").split(".")[0]
+        write("/etc/yum.repos.d/redhat.repo", "".join(
+            f"[rhel-{major}-for-x86_64-{r}-rpms]\nname=RHEL {major} {r}\n"
+            f"baseurl=https://cdn.redhat.com/content/dist/rhel{major}/$releasever/x86_64/{r}/os\nenabled=1\n"
+            f"gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release\n\n"
+            for r in ("baseos", "appstream")))
+    return 0
+
+
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
             "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl,
-            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd}
+            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd,
+            "subscription-manager": subscription_manager}
 
 
 def passthrough() -> int:
@@ -542,8 +746,14 @@ def passthrough() -> int:
 
 def main() -> int:
     global CRASH
-    if NAME in PASSTHROUGH or (NAME == "ip" and ARGS[:3] != ["-o", "route", "get"]):
-        return passthrough()  # cloud-init reads addresses with the real ip; only the route lookup is staged
+    if NAME in PASSTHROUGH or (NAME == "ip" and not ip_staged()):
+        return passthrough()  # cloud-init reads addresses with the real ip; only the bootstrap's queries are staged
+    package = COMMAND_PACKAGE.get(NAME)
+    if package and not installed(package):  # what bash says when no package has put the command on PATH
+        with open(RECORD / "not-found", "a", encoding="utf-8") as log:
+            log.write("\t".join([NAME, *ARGS]) + "\n")
+        print(f"bash: {NAME}: command not found (package {package} is not installed)", file=sys.stderr)
+        return 127
     record()
     fault = injected_fault()
     if fault == "fail":

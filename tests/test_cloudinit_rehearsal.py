@@ -16,6 +16,7 @@ import yaml
 from conftest import NODE_PROFILES, ROOT, have, need, run_gen
 from generator.pipeline import node_from_profile
 from generator.cloudinit import cloud_instance
+from rehearsal import as_a_site_runs_it
 from generator.render import CONFIG_DIR, node_files
 from rehearsal import run_first_boot
 from sandbox import Sandbox, bwrap_available
@@ -46,8 +47,8 @@ def consumers():
 class CloudSandbox(Sandbox):
     """A Sandbox whose /etc/cloud and NoCloud seed make cloud-init read the given user-data."""
 
-    def __init__(self, base: Path, user_data: bytes, hostname: str):
-        super().__init__(base)
+    def __init__(self, base: Path, user_data: bytes, hostname: str, os_key: str = "rocky-9"):
+        super().__init__(base, os_key=os_key)
         (self.root / "etc/cloud/cloud.cfg.d").mkdir(parents=True)
         (self.root / "etc/cloud/cloud.cfg").write_text(yaml.safe_dump(CLOUD_CFG, sort_keys=False))
         seed = self.root / "var/lib/cloud/seed/nocloud"
@@ -88,9 +89,10 @@ def user_data(tmp_path: Path, profile: str, *options: str) -> bytes:
 
 
 def boot_node(tmp_path: Path, profile: str, *options: str) -> tuple[CloudSandbox, object]:
-    node = node_from_profile(ROOT / profile)
-    box = CloudSandbox(tmp_path / f"box-{node.hostname}-{Path(profile).parent.name}", user_data(tmp_path, profile, *options),
-                       node.hostname)
+    site = as_a_site_runs_it(ROOT / profile, tmp_path / f"site-{Path(profile).parent.name}")
+    node = node_from_profile(site)
+    box = CloudSandbox(tmp_path / f"box-{node.hostname}-{Path(profile).parent.name}",
+                       user_data(tmp_path, str(site), *options), node.hostname, node.os.key)
     return box, node
 
 

@@ -57,7 +57,7 @@ BOOT_CALLS = {
 # purpose: its getenforce only asks, and when it cannot answer the step leaves SELinux alone.
 PREPARE_FAULTS = [("os_update", "dnf", "update"), ("firewall", "dnf", "firewalld"),
                   ("base_packages", "dnf", "iproute-tc"), ("crio_install", "dnf", "cri-o"),
-                  ("kube_install", "dnf", "--disableexcludes=kubernetes")]
+                  ("kube_install", "dnf", "--setopt=disable_excludes=kubernetes")]
 BOOT_FAULTS = {
     MASTER: [("kernel_modules", "modprobe", "br_netfilter"), ("sysctl", "sysctl", "--system"),
              ("swap_off", "swapoff", "-a"), ("crio_start", "systemctl", "start"),
@@ -79,7 +79,7 @@ CRASH_AT = {
     "hosts": ("sed", "/etc/hosts"), "os_update": ("dnf", "update"), "firewall": ("firewall-offline-cmd", None),
     "selinux_config": ("sed", "/etc/selinux/config"), "base_packages": ("dnf", "iproute-tc"),
     "crio_install": ("dnf", "cri-o"), "crio_bridge_cni_remove": ("rm", "/etc/cni/net.d/100-crio-bridge.conf"),
-    "crio_enable": ("systemctl", "crio.service"), "kube_install": ("dnf", "--disableexcludes=kubernetes"),
+    "crio_enable": ("systemctl", "crio.service"), "kube_install": ("dnf", "--setopt=disable_excludes=kubernetes"),
     "swap_fstab": ("sed", "/etc/fstab"), "kubelet_enable": ("systemctl", "kubelet.service"),
     "firstboot_enable": ("systemctl", "k8s-firstboot.service"),
     "kernel_modules": ("modprobe", "overlay"), "sysctl": ("sysctl", None), "selinux_apply": ("getenforce", None),

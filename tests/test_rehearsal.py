@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, need
-from rehearsal import (DONE, in_order, kubeadm_documents, openssl_ca_hash, run_first_boot, run_kickstart_post,
-                       unit_exec_start)
+from rehearsal import (DONE, as_a_site_runs_it, in_order, kubeadm_documents, openssl_ca_hash, run_first_boot,
+                       run_kickstart_post, unit_exec_start)
 from sandbox import Sandbox, bwrap_available
 
 from generator.kickstart import render_kickstart
@@ -63,7 +63,7 @@ class Rehearsal:
 
     def __init__(self, profile: str, base: Path, secrets_dir: Path):
         self.profile = profile
-        self.node = node_from_profile(ROOT / profile, secrets_dir)
+        self.node = node_from_profile(as_a_site_runs_it(ROOT / profile, base / "site"), secrets_dir)
         self.box = Sandbox(base, os_key=self.node.os.key)
         run_kickstart_post(self.box, render_kickstart(self.node), self.node.os.ks_handler)
         self.after_post = self.box.command_lines()
@@ -209,7 +209,8 @@ def test_classic_recipe_specifics(rehearsed):
         assert box.file("/etc/selinux/config").read_text().startswith("SELINUX=permissive")
         assert "setenforce 0" in r.boot_calls
         repos = "".join(p.read_text() for p in box.file("/etc/yum.repos.d").glob("*.repo"))
-        assert "devel:/kubic:/libcontainers:/stable:/cri-o:/1.18" in repos
+        # CRI-O 1.18 from (a mirror of) Kubic's per-minor repository
+        assert "[devel_kubic_libcontainers_stable_cri-o_1.18]" in repos
         hosts = box.file("/etc/hosts").read_text()
         assert "127.0.0.1 localhost" in hosts and "10.0.0.10 master.classic.example master" in hosts
     assert kubeadm_documents(master.box.record / "init-config.yaml")["ClusterConfiguration"]["apiVersion"] \
