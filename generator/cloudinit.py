@@ -1,11 +1,14 @@
 """The cloud-init carrier: #cloud-config user-data that writes the node's files and runs both phases.
 
 The cloud-config is built as data and dumped as YAML (never templated text). write_files carries exactly
-node_files() — the bootstrap script, its unit, the repo files and configs — as the Kickstart does;
-runcmd enables the first-boot unit, runs the prepare phase and hands the boot phase to the unit. Host name, users and keys use cloud-init's own keys.
+node_files() — the bootstrap script, its unit, the repo files and configs — as the Kickstart does (large files
+gzip+base64, which cloud-init decodes); runcmd enables the first-boot unit, runs the prepare phase and hands
+the boot phase to the unit. Host name, users and keys use cloud-init's own keys.
 """
 
+import base64
 import dataclasses
+import gzip
 import shlex
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import yaml
 
 from generator import configs
 from generator.model import Node
+from generator.userdata import compress
 from generator.render import CONFIG_DIR, DONE_MARKER, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
 
 HEADER = "#cloud-config"
@@ -36,12 +40,28 @@ def dump(data: dict) -> str:
                      allow_unicode=True)
 
 
+# files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
+# script is two thirds of the user-data, and clouds cap it (EC2: 16 KiB); the node gets the same bytes
+PACKED_ABOVE = 4096
+
+
 def _write_file(f: NodeFile) -> dict:
     entry = {"path": f.path}
     if f.mode != 0o644:  # cloud-init's default is 0644 root:root
         entry["permissions"] = f"{f.mode:04o}"
-    entry["content"] = f.content
+    if len(f.content) > PACKED_ABOVE:
+        entry["encoding"] = "gz+b64"
+        entry["content"] = base64.b64encode(compress(f.content.encode("utf-8"))).decode("ascii")
+    else:
+        entry["content"] = f.content
     return entry
+
+
+def written_content(entry: dict) -> str:
+    """What cloud-init writes for a write_files entry (the inverse of _write_file), for checks and tests."""
+    if entry.get("encoding") == "gz+b64":
+        return gzip.decompress(base64.b64decode(entry["content"])).decode("utf-8")
+    return entry["content"]
 
 
 def _users(node: Node) -> list[dict] | None:

@@ -312,11 +312,13 @@ KUBEADM_ECDSA_SA_KEY_FROM = {(1, 22): 15, (1, 23): 12, (1, 24): 6, (1, 25): 2}
 
 
 def kubeadm_version() -> tuple[int, int, int] | None:
-    """The version of the kubeadm package dnf installed (kubeadm-1.24.4), None if there is none."""
-    for package in sorted(Path("/var/lib/standin-rpm").glob("kubeadm-*")):
-        parts = package.name.removeprefix("kubeadm-").split(".")
-        if len(parts) == 3 and all(p.isdigit() for p in parts):
-            return int(parts[0]), int(parts[1]), int(parts[2])
+    """The version of the kubeadm package dnf installed (`dnf install kubeadm-1.24.4`), None if there is none."""
+    record = Path("/var/lib/standin-rpm/kubeadm")
+    if not record.exists():
+        return None
+    parts = record.read_text().split("\t")[0].split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return int(parts[0]), int(parts[1]), int(parts[2])
     return None
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from conftest import NODE_PROFILES, ROOT, have, need, run_gen
 from generator import userdata, verify
-from generator.cloudinit import HEADER, cloud_config, render_user_data
+from generator.cloudinit import HEADER, cloud_config, render_user_data, written_content
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
@@ -25,7 +25,8 @@ def rendered(profile: str) -> str:
 
 
 def write_files_of(text: str) -> dict[str, dict]:
-    return {f["path"]: f for f in yaml.safe_load(text)["write_files"]}
+    """write_files by path, each content as cloud-init writes it (decoded)."""
+    return {f["path"]: {**f, "content": written_content(f)} for f in yaml.safe_load(text)["write_files"]}
 
 
 @pytest.mark.parametrize("profile", NODE_PROFILES)

@@ -37,9 +37,9 @@ def box(tmp_path):
 
 def with_kubeadm(box: Sandbox, version: str) -> Sandbox:
     """The state `dnf -y install kubeadm-<version>` leaves in the sandbox."""
-    package = box.file(f"/var/lib/standin-rpm/kubeadm-{version}")
+    package = box.file("/var/lib/standin-rpm/kubeadm")  # the dnf stand-in's record: version, tab, repository
     package.parent.mkdir(parents=True, exist_ok=True)
-    package.write_text("installed\n")
+    package.write_text(f"{version}\tkubernetes\n")
     return box
 
 
