@@ -73,6 +73,8 @@ class CniSpec:
     install: str = "manifest"  # manifest | cilium-cli
     release: str = ""          # exact release the cilium CLI installs
     cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
+    chart_url: str = ""        # cilium's Helm chart tarball, for a release the CLI does not embed (or a mirror)
+    image_registries: tuple[str, ...] = ()  # where this release's manifest (or chart) pulls its images from
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,13 @@ def _cloud_init(doc: Document) -> CloudInitExtras:
     )
 
 
+def _cilium_chart_url(cni_entry: dict, cni_release: dict) -> str:
+    """The chart to fetch when the pinned cilium CLI has no copy of this release's chart built in."""
+    if cni_release.get("cli_embeds_chart", True):
+        return ""
+    return cni_entry.get("chart_url", "").replace("{release}", cni_release.get("release", ""))
+
+
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
     """The node a checked profile describes; create_secrets=False uses throwaway secrets if none exist yet."""
     data = doc.data
@@ -117,7 +124,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                   manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
                   release=cni_release.get("release", ""),
-                  cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
+                  cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")),
+                  chart_url=c.get("chart_url") or _cilium_chart_url(cni_entry, cni_release),
+                  image_registries=tuple(cni_release.get("image_registries", ())))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])
