@@ -11,9 +11,10 @@ from conftest import ROOT, need, run_gen
 from rehearsal import run_first_boot, run_kickstart_post
 from sandbox import Sandbox, bwrap_available
 
-from generator import releases
+from generator import releases, verify
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
+from generator.render import node_files
 
 DATA = Path(__file__).parent / "data"
 MIRROR = "https://mirror.internal.example"
@@ -108,8 +109,12 @@ def test_air_gapped_cilium_names_the_chart_source_unless_mirrored(write_profile,
 def rehearse(write_profile, tmp_path, cni: str) -> Sandbox:
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
     profile = write_profile("c.yaml", f"extends: {ROOT}/profiles/master.yaml\nkubernetes: {{version: '1.33'}}\n{cni}\n")
+    node = node_from_profile(profile, tmp_path / "state")
+    if verify.shellcheck_tool():
+        script = [f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot"][0]
+        assert verify.shellcheck_findings(script, "cni") == []
     box = Sandbox(tmp_path / "box")
-    run_kickstart_post(box, render_kickstart(node_from_profile(profile, tmp_path / "state")), "RHEL9")
+    run_kickstart_post(box, render_kickstart(node), "RHEL9")
     result = run_first_boot(box)
     assert result.returncode == 0, result.stderr[-2000:]
     return box
