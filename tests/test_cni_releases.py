@@ -49,10 +49,11 @@ def test_registry_of_follows_docker_reference_rules():
     assert registry_of("busybox") == "docker.io"
 
 
-def air_gapped(write_profile, plugin: str, version: str, minor: str, mirrored: tuple[str, ...]) -> Path:
+def air_gapped(write_profile, plugin: str, version: str, minor: str, mirrored: tuple[str, ...],
+               name: str = "a.yaml") -> Path:
     registries = [{"prefix": p, "location": f"registry.internal.example:5000/{p}"} for p in mirrored]
     base = "profiles/classic/master.yaml" if releases.minor_key(minor) < (1, 28) else "profiles/master.yaml"
-    return write_profile("a.yaml", yaml.safe_dump({
+    return write_profile(name, yaml.safe_dump({
         "extends": str(ROOT / base), "air_gapped": True,
         "kubernetes": {"version": minor, "pod_cidr": "10.244.0.0/16"}, "cni": {"plugin": plugin, "version": version},
         "mirrors": {"registries": registries}}))
@@ -97,13 +98,17 @@ def test_air_gapped_cilium_names_the_chart_source_unless_mirrored(write_profile,
     warnings = node_from_profile(profile, tmp_path).warnings
     assert [w for w in warnings if "helm.cilium.io" in w and "cni.chart_url" in w], warnings
     # a release the CLI embeds needs no chart download at all
-    embedded = air_gapped(write_profile, "cilium", "1.19", "1.33", ("quay.io",))
+    embedded = air_gapped(write_profile, "cilium", "1.19", "1.33", ("quay.io",), "embedded.yaml")
     assert not [w for w in node_from_profile(embedded, tmp_path).warnings if "chart" in w]
-    mirrored = air_gapped(write_profile, "cilium", "1.20", "1.33", ("quay.io",))
+    mirrored = air_gapped(write_profile, "cilium", "1.20", "1.33", ("quay.io",), "mirrored.yaml")
     mirrored.write_text(mirrored.read_text().replace("plugin: cilium", f"plugin: cilium\n  chart_url: {MIRROR}/cilium-1.20.3.tgz"))
     node = node_from_profile(mirrored, tmp_path)
     assert node.cni.chart_url == f"{MIRROR}/cilium-1.20.3.tgz"
     assert not [w for w in node.warnings if "chart" in w], node.warnings
+    plan = run_gen("plan", str(mirrored), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
+    assert "install cilium 1.20.3 with the cilium CLI" in plan.stdout and f"chart from {MIRROR}/cilium-1.20.3.tgz" in plan.stdout
+    plan = run_gen("plan", str(embedded), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
+    assert "install cilium 1.19.5 with the cilium CLI" in plan.stdout and "chart built into the CLI" in plan.stdout
 
 
 def rehearse(write_profile, tmp_path, cni: str) -> Sandbox:
