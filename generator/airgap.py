@@ -52,10 +52,12 @@ def public_downloads(node: Node) -> list[str]:
     check(node.cni.manifest_url, "cni.manifest_url")
     check(node.cni.manifest_archive, "cni.manifest_url")
     check(node.cni.cli_url, "cni.cli_url")
+    check(node.cni.chart_url, "cni.chart_url")
     mirrored = {m.prefix for m in node.registry_mirrors}
     if _registry_host(node.kube.image_repository) in public:
         found.append(f"air_gapped: control-plane images come from {node.kube.image_repository}; set mirrors.images")
-    for registry in releases.cni_plugin(node.cni.plugin).get("image_registries", ()):
+    for registry in node.cni.image_registries:
         if registry not in mirrored:
-            found.append(f"air_gapped: {node.cni.plugin} images come from {registry}; add it to mirrors.registries")
+            found.append(f"air_gapped: {node.cni.plugin} {node.cni.version} images come from {registry}; "
+                         f"add it to mirrors.registries")
     return found

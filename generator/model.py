@@ -80,6 +80,8 @@ class CniSpec:
     interfaces: tuple[str, ...] = ()   # tunnels and pod veths (firewalld: `+` ends a prefix)
     manifest_archive: str = ""  # a release tarball holding the manifest (when no plain URL serves it)
     manifest_member: str = ""   # the manifest's path inside manifest_archive
+    chart_url: str = ""        # cilium's Helm chart tarball, for a release the CLI does not embed (or a mirror)
+    image_registries: tuple[str, ...] = ()  # where this release's manifest (or chart) pulls its images from
 
 
 @dataclass(frozen=True)

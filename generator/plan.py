@@ -71,7 +71,8 @@ def plan(node: Node) -> list[Step]:
          f"kubeadm join {node.endpoint}" + (" --control-plane" if control_plane else "")),
         (control_plane, "admin_kubeconfig", BOOT, "admin kubeconfig for root" + (f" and {node.admin.name}" if node.admin else "")),
         (init, "cni_apply", BOOT, f"apply {node.cni.plugin} {node.cni.version} ({manifest})"
-         if node.cni.install == "manifest" else f"install cilium {node.cni.release} with the cilium CLI ({node.cni.cli_url})"),
+         if node.cni.install == "manifest" else f"install cilium {node.cni.release} with the cilium CLI ({node.cni.cli_url}), "
+         + (f"chart from {node.cni.chart_url}" if node.cni.chart_url else "chart built into the CLI")),
         (True, "node_ready", BOOT, f"wait until node {node.hostname} is Ready"),
         (True, "cleanup_secrets", BOOT, "remove the kubeadm config (bootstrap token) and CA copies"),
         (True, "finish", BOOT, "done-marker, login banner, console message"),

@@ -131,6 +131,13 @@ def _cloud_init(doc: Document) -> CloudInitExtras:
     )
 
 
+def _cilium_chart_url(cni_entry: dict, cni_release: dict) -> str:
+    """The chart to fetch when the pinned cilium CLI has no copy of this release's chart built in."""
+    if cni_release.get("cli_embeds_chart", True):
+        return ""
+    return cni_entry.get("chart_url", "").replace("{release}", cni_release.get("release", ""))
+
+
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
     """The node a checked profile describes; create_secrets=False uses throwaway secrets if none exist yet."""
     data = doc.data
@@ -158,7 +165,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                   release=cni_release.get("release", ""), interfaces=tuple(cni_entry.get("interfaces", ())),
                   manifest_archive=cni_release["manifest_archive"] if archived else "",
                   manifest_member=cni_release["manifest_member"] if archived else "",
-                  cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
+                  cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")),
+                  chart_url=c.get("chart_url") or _cilium_chart_url(cni_entry, cni_release),
+                  image_registries=tuple(cni_release.get("image_registries", ())))
     pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
 
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])

@@ -77,7 +77,10 @@ def run_first_boot(box: Sandbox) -> subprocess.CompletedProcess:
     """What systemd does at first boot: run the unit's ExecStart (unless its condition says done)."""
     if box.file(DONE).exists():  # ConditionPathExists=!/var/lib/k8s-firstboot/done
         return subprocess.CompletedProcess([], 0, "", "")
-    return box.run(unit_exec_start(box))
+    # a system unit without User= gets no $HOME, $USER or $SHELL (systemd.exec(5), "Environment Variables in
+    # Spawned Processes"): only PATH and the locale
+    return box.run(unit_exec_start(box), env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin",
+                                              "LANG": "C.UTF-8"})
 
 
 def in_order(lines: list[str], expected: list[str]) -> list[str]:

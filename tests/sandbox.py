@@ -132,7 +132,8 @@ class Sandbox:
     def record(self) -> Path:
         return self.root / "opt/record"
 
-    def run(self, argv: list[str], stdin: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    def run(self, argv: list[str], stdin: str | None = None, timeout: int = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         r = self.root
         args = ["bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
@@ -145,7 +146,7 @@ class Sandbox:
             args += ["--ro-bind", f"{LIBEXEC}/{entry}", f"{LIBEXEC}/{entry}"]
         for folder in SCRATCH:
             args += ["--bind", str(r / folder), "/" + folder]
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+        env = env or {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}
         return subprocess.run(args + argv, input=stdin, capture_output=True, text=True, timeout=timeout,
                               env=env)
 

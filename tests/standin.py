@@ -494,27 +494,84 @@ def curl() -> int:
     return 0
 
 
+def downloaded_from(path: str) -> str:
+    """The URL the last recorded `curl -o PATH` fetched (what the archive at PATH holds)."""
+    url = ""
+    for line in (RECORD / "calls").read_text().splitlines():
+        call = line.split("\t")
+        if call[0] == "curl" and path in call:
+            url = call[-1]
+    return url
+
+
+CILIUM_STATE = Path("/var/lib/standin-cilium")
+
+
 def tar() -> int:
+    import re
     # the archives the bootstrap unpacks: a release tarball holding a CNI manifest (written to stdout with -O),
-    # or the cilium CLI (a cilium stand-in left where it was asked to go)
+    # the cilium CLI (a cilium stand-in left where it was asked to go), or cilium's Helm chart
     member = next((a for a in ARGS if a.endswith((".yaml", ".yml"))), None)
     if member:
         if "-O" in ARGS or "--to-stdout" in ARGS:
             print(f"# stand-in CNI manifest ({member})\nkind: List")
         return 0
-    target = Path(option("-C") or ".") / "cilium"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to("/usr/local/bin/standin")
+    archive = option("-xzf") or ""
+    target = Path(option("-C") or ".")
+    if ARGS[-1] == "cilium":  # the cilium CLI: leave a cilium stand-in where it was asked to go, and its release
+        cli = target / "cilium"
+        if not cli.exists():
+            cli.parent.mkdir(parents=True, exist_ok=True)
+            cli.symlink_to("/usr/local/bin/standin")
+        release = re.search(r"/download/(v[0-9.]+)/", downloaded_from(archive))
+        write(str(CILIUM_STATE / "cli-release"), release.group(1) if release else "unknown")
+    else:  # a Helm chart tarball (helm package puts the chart under a folder named after it)
+        version = re.search(r"cilium-([0-9][^/]*)\.tgz$", downloaded_from(archive))
+        write(str(target / "cilium" / "Chart.yaml"), f"name: cilium\nversion: {version.group(1) if version else '0.0.0'}\n")
     return 0
 
 
+# Final Cilium releases whose chart each cilium-cli release embeds: X.Y.0 to X.Y.N (tests/data/cilium_cli_charts.yaml
+# lists them as read at each tag; test_cni_releases checks this table against it)
+CILIUM_CLI_CHARTS = {"v0.18.9": {"1.18": 3}, "v0.19.7": {"1.18": 11, "1.19": 5}}
+CILIUM_INSTALL_FLAGS = {"--version", "--chart-directory", "--repository", "--set", "--helm-set", "--values",
+                        "--helm-values", "-f", "--namespace", "--wait", "--dry-run"}
+
+
 def cilium() -> int:
-    installed = Path("/var/lib/standin-cilium/installed")
+    """cilium-cli's `install`: a chart from --chart-directory, the CLI's embedded copy, or a download to its cache.
+
+    Refuses as the real one does (cilium-cli internal/helm/helm.go ResolveHelmChartVersion, ciliumCacheDir):
+    a chart directory without Chart.yaml, and a download with neither $XDG_CACHE_HOME nor $HOME set.
+    """
+    installed = CILIUM_STATE / "installed"
     if ARGS[0] == "status":
         return 0 if installed.exists() else 1
-    if ARGS[0] == "install":
-        write(str(installed), " ".join(ARGS) + "\n")
+    if ARGS[0] != "install":
+        return 0
+    unknown = [a.split("=")[0] for a in ARGS[1:] if a.startswith("-") and a.split("=")[0] not in CILIUM_INSTALL_FLAGS]
+    if unknown:
+        print(f"Error: unknown flag: {unknown[0]}", file=sys.stderr)
+        return 1
+    directory = option("--chart-directory")
+    if directory:
+        if not (Path(directory) / "Chart.yaml").is_file():
+            print(f"Error: failed to load Helm chart directory {directory}: Chart.yaml file is missing", file=sys.stderr)
+            return 1
+    else:
+        version = (option("--version") or "").lstrip("v")
+        cli_file = CILIUM_STATE / "cli-release"
+        embedded = CILIUM_CLI_CHARTS.get(cli_file.read_text() if cli_file.exists() else "", {})
+        minor, _, patch = version.rpartition(".")
+        own_repository = option("--repository") in (None, "https://helm.cilium.io")
+        if not (own_repository and patch.isdigit() and int(patch) <= embedded.get(minor, -1)):
+            cache = os.environ.get("XDG_CACHE_HOME") or (os.environ["HOME"] + "/.cache" if os.environ.get("HOME") else "")
+            if not cache:
+                print("Error: neither $XDG_CACHE_HOME nor $HOME are defined", file=sys.stderr)
+                return 1
+            # the stand-in network answers every host, so the download from the Helm repository succeeds
+            write(f"{cache}/cilium-cli/cilium-{version}.tgz", "stand-in chart\n")
+    write(str(installed), " ".join(ARGS) + "\n")
     return 0
 
 

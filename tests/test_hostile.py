@@ -48,7 +48,9 @@ CONTROL_PLANE = {
     "cluster": {"name": "demo", "first_control_plane": "cp1"},
     "os": {"distro": "rocky", "version": "9", "selinux": "enforcing", "firewall": "ports",
            "timezone": "Europe/Berlin", "language": "en_US.UTF-8", "keyboard": "us",
-           "install_url": "https://mirror.example/rocky/9/BaseOS/x86_64/os/", "disk": "vda"},
+           "install_url": "https://mirror.example/rocky/9/BaseOS/x86_64/os/", "disk": "vda",
+           # set, so that the benign shape has its `repo` line: a legal appstream_url adds no new kind of command
+           "appstream_url": "https://mirror.example/rocky/9/AppStream/x86_64/os/"},
     "network": {"bootproto": "static", "device": "eth0", "address": "192.168.122.10/24",
                 "gateway": "192.168.122.1", "nameservers": ["192.168.122.1"]},
     "hosts": [{"ip": "192.168.122.10", "names": ["cp1.demo.example", "cp1"]}],
