@@ -170,14 +170,16 @@ def dnf_proxy_conf(node: Node) -> str:
     """[main] lines that make dnf keep using the proxy after the bootstrap (dnf4 and dnf5 read [main] proxy=),
     the credentials apart in proxy_username/proxy_password, as dnf documents them."""
     parts = urlsplit(node.proxy.https or node.proxy.http)
-    lines = [f"proxy={parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")]
-    if parts.username:
-        lines += [f"proxy_username={unquote(parts.username)}", f"proxy_password={unquote(parts.password or '')}"]
+    userinfo, _, host = parts.netloc.rpartition("@")
+    lines = [f"proxy={parts.scheme}://{host}"]
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        lines += [f"proxy_username={unquote(user)}", f"proxy_password={unquote(password)}"]
     return "\n".join(lines) + "\n"
 
 
 def dnf_proxy_has_credentials(node: Node) -> bool:
-    return bool(urlsplit(node.proxy.https or node.proxy.http).username)
+    return "@" in urlsplit(node.proxy.https or node.proxy.http).netloc
 
 
 def dnf_proxy_commands(node: Node) -> list[list[str]]:

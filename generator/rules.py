@@ -65,6 +65,20 @@ def _cloud_init_files(doc: Document, problems: list[Problem]) -> None:
         seen.setdefault(path, i)
 
 
+def _proxy_credentials(doc: Document, problems: list[Problem]) -> None:
+    """Credentials land decoded in dnf.conf (proxy_username/proxy_password): one line each, nothing more."""
+    from urllib.parse import unquote, urlsplit
+
+    for key in ("http", "https"):
+        url = _get(doc.data, ("proxy", key))
+        if not isinstance(url, str):
+            continue
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        if userinfo and not unquote(userinfo).isprintable():
+            problems.append(doc.problem(("proxy", key), "the user name or password decodes to a line break or other "
+                                                        "control character, which no config file can hold"))
+
+
 def _no_proxy(doc: Document, problems: list[Problem]) -> None:
     """Entries whose meaning differs between the node's readers (Go, libcurl) are refused, not guessed at."""
     for i, entry in enumerate(_get(doc.data, ("proxy", "no_proxy")) or []):
@@ -102,6 +116,7 @@ def check_rules(doc: Document) -> None:
     data = doc.data
     _cloud_init_files(doc, problems)
     _no_proxy(doc, problems)
+    _proxy_credentials(doc, problems)
     role = data.get("role")
 
     pod = _network(doc, ("kubernetes", "pod_cidr"), problems)

@@ -83,8 +83,10 @@ def test_cloud_config_shape(profile):
         assert admin["ssh_authorized_keys"] == list(node.admin.ssh_keys)
         assert admin["passwd"] == node.admin.password_hash and admin["lock_passwd"] is False
     assert users["root"]["lock_passwd"] is node.root_locked
-    # file contents are literal blocks, readable as they will land
-    assert "  content: |\n    #!/bin/bash\n" in text
+    # small files are literal blocks, readable as they will land; the script travels gzip+base64 (size limits)
+    assert "  content: |\n    [Unit]\n" in text
+    script = next(f for f in config["write_files"] if f["path"] == "/usr/local/sbin/k8s-firstboot")
+    assert script["encoding"] == "gz+b64" and written_content(script).startswith("#!/bin/bash\n")
 
 
 @pytest.mark.parametrize("profile", EXAMPLES)

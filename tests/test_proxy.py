@@ -195,3 +195,11 @@ def test_boot_address_joins_no_proxy_for_kubeadm_crio_and_kubelet(write_profile,
     assert kubeadm and all(p[2].split(",")[-1] == "10.1.0.57" for p in kubeadm)
     dropin = box.file("/etc/systemd/system/crio.service.d/90-k8s-firstboot-proxy.conf").read_text()
     assert dropin.index("proxy.env") < dropin.index("EnvironmentFile=-/etc/k8s-firstboot/proxy-boot.env")
+
+
+def test_proxy_credentials_cannot_add_dnf_settings(write_profile):
+    # proxy_password is written decoded: %0A would start a new dnf.conf line (e.g. gpgcheck=0)
+    profile = write_profile("i.yaml", proxied("profiles/worker.yaml", [], **{}).replace(
+        PROXY, "http://u:p%0Agpgcheck=0@proxy.lan:3128", 1))
+    result = run_gen("ks", str(profile))
+    assert result.returncode == 2 and "proxy.http: the user name or password decodes to a line break" in result.stderr
