@@ -695,13 +695,61 @@ def _zone_of(state: dict, address: str, interface: str) -> str:
     return state["default"]
 
 
+# a running firewalld's rules (the runtime): taken from the permanent configuration when it starts or reloads.
+# firewall-offline-cmd edits only the permanent files and "should be used only if the firewalld service is not
+# running" (firewall-offline-cmd(1), doc/xml/firewall-offline-cmd.xml at v1.3.0): its changes reach a running
+# firewalld at the next reload. The sandbox has firewalld running when this file exists (a cloud image).
+FIREWALL_RUNTIME = "/run/standin-firewalld/runtime.json"
+# firewall-cmd (src/firewall-cmd.in at v0.9.3, v1.3.0): without a daemon every call prints "FirewallD is not
+# running" (`--state`: "not running") and exits NOT_RUNNING, 252 (errors.py); stand-alone options such as
+# --state, --reload and --set-default-zone cannot be combined with --permanent or --zone (exit 2)
+FIREWALL_CMD_STANDALONE = ("--state", "--reload", "--set-default-zone")
+
+
+def firewall_cmd() -> int:
+    import json
+    runtime = Path(FIREWALL_RUNTIME)
+    if not runtime.exists():
+        print("not running" if "--state" in ARGS else "FirewallD is not running", file=sys.stderr)
+        return 252
+    standalone = [a for a in ARGS if a.split("=", 1)[0] in FIREWALL_CMD_STANDALONE]
+    if standalone and len(ARGS) > 1:
+        print("usage: see firewall-cmd man page\nCan't use stand-alone options with other options.", file=sys.stderr)
+        return 2
+    version = firewalld_version()
+    permanent_path = Path(FIREWALL_STATE)
+    permanent = json.loads(permanent_path.read_text()) if permanent_path.exists() else firewall_initial(version)
+    if ARGS == ["--state"]:
+        print("running")
+        return 0
+    if ARGS == ["--reload"]:
+        write(FIREWALL_RUNTIME, json.dumps(permanent, indent=1) + "\n")
+        print("success")
+        return 0
+    targets = []  # --permanent: the files only; --set-default-zone: both; anything else: the runtime only
+    if "--permanent" in ARGS or standalone:
+        targets.append((permanent_path, permanent))
+    if "--permanent" not in ARGS:
+        targets.append((runtime, json.loads(runtime.read_text())))
+    for path, state in targets:
+        error = firewall_apply(state, [a for a in ARGS if a != "--permanent"], version)
+        if error:
+            print(error, file=sys.stderr)
+            return 2 if "unrecognized" in error else 1
+        write(str(path), json.dumps(state, indent=1) + "\n")
+    print("success")
+    return 0
+
+
 def firewall_forwards(root: Path, saddr: str, iif: str, daddr: str, oif: str) -> bool:
     """Does the firewalld of this sandbox's rules let a new forwarded packet through? (src/firewall/core/
     nftables.py: the ingress zone's target ACCEPT accepts, 0.8.2+; intra-zone forwarding accepts when the egress
     interface or destination is bound to that same zone explicitly, 0.9+; the default zone's catch-all
-    interface gets no forward rule, fw_zone.py v1.0.0 `_interface`; anything else is rejected.)"""
+    interface gets no forward rule, fw_zone.py v1.0.0 `_interface`; anything else is rejected.)
+    A running firewalld judges by its runtime rules; otherwise the permanent ones load at the next boot."""
     import json
-    state = json.loads((root / FIREWALL_STATE.lstrip("/")).read_text())
+    runtime = root / FIREWALL_RUNTIME.lstrip("/")
+    state = json.loads((runtime if runtime.exists() else root / FIREWALL_STATE.lstrip("/")).read_text())
     ingress = _zone_of(state, saddr, iif)
     zone = state["zones"][ingress]
     if zone["target"] == "ACCEPT":
@@ -790,7 +838,7 @@ def subscription_manager() -> int:
 
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
             "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl,
-            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd,
+            "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd, "firewall-cmd": firewall_cmd,
             "subscription-manager": subscription_manager}
 
 

@@ -79,3 +79,26 @@ def test_the_stand_in_refuses_what_that_firewalld_refuses():
     assert standin.firewall_apply(state, ["--add-interface=eth0"], new) is None
     assert "ZONE_CONFLICT" in standin.firewall_apply(state, ["--zone=trusted", "--add-interface=eth0"], new)
     assert "unrecognized" in standin.firewall_apply(state, ["--remove-port=1/tcp"], new)
+
+
+@pytest.mark.parametrize("mode", ["ports", "trusted"])
+def test_a_running_firewalld_applies_the_rules_now(tmp_path, write_profile, mode):
+    """Cloud images often run firewalld when cloud-init's runcmd prepares the node: firewall-offline-cmd would
+    only edit the files, and the ports and the pod network stay closed until a reload (issue 10, item 9)."""
+    import json
+
+    text = PROFILE.format(distro="rocky", version="9", kube="1.34", cni="calico").replace("firewall: ports",
+                                                                                           f"firewall: {mode}")
+    node = node_from_profile(write_profile("w.yaml", text), tmp_path / "secrets")
+    box = Sandbox(tmp_path / "box", os_key=node.os.key)
+    runtime = box.file(standin.FIREWALL_RUNTIME)
+    runtime.parent.mkdir(parents=True)
+    runtime.write_text(json.dumps(standin.firewall_initial(standin.FIREWALLD_BY_EL_MAJOR["9"])))
+    run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
+    now = json.loads(runtime.read_text())
+    assert standin.firewall_forwards(box.root, REMOTE_POD, "tunl0", LOCAL_POD, "cali0123456789a")
+    if mode == "ports":
+        assert "10250/tcp" in now["zones"]["public"]["ports"]
+    else:
+        assert now["default"] == "trusted"
+    assert json.loads(box.file(standin.FIREWALL_STATE).read_text()) == now  # and the next boot keeps them
