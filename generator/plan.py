@@ -24,8 +24,8 @@ def plan(node: Node) -> list[Step]:
     init = node.action == "init"
     control_plane = node.is_control_plane
     firewall = {
-        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}; trust the pod "
-                 f"network {k.pod_cidr} and {', '.join(node.cni.interfaces)} (forwarded pod traffic)",
+        "ports": f"firewalld: open {', '.join(node.firewall_ports + node.firewall_protocols)}; trust the CNI's "
+                 f"interfaces {', '.join(node.cni.interfaces)} (forwarded pod traffic)",
         "trusted": "firewalld: default zone 'trusted'",
         "disabled": "firewalld disabled",
     }[os_.firewall]
@@ -33,9 +33,10 @@ def plan(node: Node) -> list[Step]:
     candidates: list[tuple[bool, str, str, str]] = [
         # first: should prepare fail (cloud-init's runcmd runs once), the unit finishes it at the next boot
         (True, "firstboot_enable", PREPARE, "enable k8s-firstboot.service to run the boot phase"),
+        # registration writes redhat.repo: os_repos, after it, leaves only the profile's OS repositories enabled
+        (os_.registration, "os_register", PREPARE, "register with Red Hat (subscription-manager, activation key)"),
         (os_.own_repos, "os_repos", PREPARE, "disable the distro's stock repo files: the OS repositories are "
          + ", ".join(r.baseurl for f in node.repo_files for r in f.repos if r.id.startswith("k8s-firstboot-"))),
-        (os_.registration, "os_register", PREPARE, "register with Red Hat (subscription-manager, activation key)"),
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
         (bool(node.proxy), "dnf_proxy", PREPARE, "keep dnf on the profile's proxy after the bootstrap (/etc/dnf/dnf.conf)"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),
@@ -50,7 +51,8 @@ def plan(node: Node) -> list[Step]:
         (True, "kube_install", PREPARE, f"install {', '.join(node.kube_packages)} (excluded from later updates)"),
         (True, "swap_fstab", PREPARE, "keep swap off for good (fstab" + (", zram" if os_.zram_swap else "") + ")"),
         (True, "kubelet_enable", PREPARE, "enable kubelet.service"),
-        (bool(node.virtual_ip), "vip_enable", PREPARE, "enable keepalived.service (the API server's virtual IP)"),
+        (True, "installer_copies_scrub", BOOT, "scrub Anaconda's copies of the Kickstart (token, CA keys in %post)"),
+        (os_.firewall != "disabled", "firewall_start", BOOT, "start firewalld (cloud-init enabled it in a running system)"),
         (True, "kernel_modules", BOOT, "load overlay and br_netfilter (and at every boot: modules-load.d)"),
         (True, "sysctl", BOOT, "apply bridge-nf-call-iptables/ip6tables and ip_forward (sysctl --system)"),
         (True, "selinux_apply", BOOT, f"SELinux {os_.selinux} now"),

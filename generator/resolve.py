@@ -46,10 +46,12 @@ def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -
     crio = releases.repo(release["crio_repo"])
     if "libcontainers" in crio:  # the Kubic era: a libcontainers repo plus one per CRI-O minor
         crio_repos = (
+            # EL8's default container-tools module stream would hide their conmon, runc, containers-common and
+            # container-selinux (libdnf setModuleExcludes): these repositories are not modular
             _repo("devel_kubic_libcontainers_stable", "Stable releases of libcontainers (Kubic)", crio["libcontainers"],
-                  mirrors, "libcontainers", kube_minor, os_entry),
+                  mirrors, "libcontainers", kube_minor, os_entry, module_hotfixes=True),
             _repo(f"devel_kubic_libcontainers_stable_cri-o_{kube_minor}", f"CRI-O {kube_minor} (Kubic)", crio["crio"],
-                  mirrors, "crio", kube_minor, os_entry),
+                  mirrors, "crio", kube_minor, os_entry, module_hotfixes=True),
         )
     else:
         crio_repos = (_repo("cri-o", f"CRI-O {kube_minor}", crio, mirrors, "crio", kube_minor, os_entry),)
@@ -58,7 +60,7 @@ def _repo_files(kube_minor: str, release: dict, os_entry: dict, mirrors: dict) -
     if copr:  # the recipe's `dnf copr enable rhcontainerbot/container-selinux`, as a repo file
         files.insert(0, RepoFile(COPR_REPO_PATH, (
             _repo("copr_rhcontainerbot_container-selinux", "Copr rhcontainerbot/container-selinux", copr,
-                  mirrors, "container_selinux", kube_minor, os_entry),)))
+                  mirrors, "container_selinux", kube_minor, os_entry, module_hotfixes=True),)))
     return tuple(files)
 
 

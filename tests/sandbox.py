@@ -33,6 +33,8 @@ SERVING = (
     "https://dl.fedoraproject.org/", "https://mirrors.fedoraproject.org/",
     "https://download.copr.fedorainfracloud.org/", "https://cdn.redhat.com/", "https://github.com/",
     "https://raw.githubusercontent.com/",
+    # registries (image pulls by kubeadm and crictl go through CRI-O's registry mirrors first)
+    "https://registry.k8s.io/", "https://k8s.gcr.io/", "https://docker.io/", "https://quay.io/", "https://ghcr.io/",
 )
 # what each OS release's install leaves in /etc/yum.repos.d (enabled sections only), and its signing key.
 # RHEL has none until it is registered (subscription-manager writes redhat.repo).

@@ -288,13 +288,27 @@ def dnf() -> int:
     return 0
 
 
+ACTIVE_UNITS = Path("/run/standin-systemd/active")
+
+
 def systemctl() -> int:
-    verb, units = ARGS[0], ARGS[1:]
+    """enable/disable (the wants links), start (the unit becomes active; firewalld loads its permanent rules),
+    is-active (0 when active, else 3, as systemctl(1) documents for inactive units)."""
+    verb, units = ARGS[0], [a for a in ARGS[1:] if not a.startswith("-")]
     for unit in units:
         if verb == "enable":
             write(f"/etc/systemd/system/multi-user.target.wants/{unit}", "enabled\n")
         elif verb == "disable":
             Path(f"/etc/systemd/system/multi-user.target.wants/{unit}").unlink(missing_ok=True)
+        elif verb == "start":
+            write(str(ACTIVE_UNITS / unit), "active\n")
+            if unit == "firewalld.service":
+                import json
+                permanent = Path(FIREWALL_STATE)
+                rules = json.loads(permanent.read_text()) if permanent.exists() else firewall_initial(firewalld_version())
+                write(FIREWALL_RUNTIME, json.dumps(rules, indent=1) + "\n")
+        elif verb == "is-active":
+            return 0 if (ACTIVE_UNITS / unit).exists() else 3
     return 0
 
 
@@ -425,6 +439,16 @@ def kubeadm() -> int:
     if subcommand == "join" and "JoinConfiguration" not in kinds:
         print("standin kubeadm: no JoinConfiguration found in the supplied config", file=sys.stderr)
         return 1
+    if subcommand == "config images pull":
+        import re
+        config = Path(option("--config")).read_text() if option("--config") else ""
+        found = re.search(r"(?m)^imageRepository: *['\"]?([^'\"\s]+)", config)
+        repository = option("--image-repository") or (found.group(1) if found else "registry.k8s.io")
+        image = f"{repository}/kube-apiserver"
+        if not image_reachable(image):  # kubeadm pulls through the CRI: CRI-O's registry mirrors apply
+            print(f"standin kubeadm: failed to pull image {image}: dial tcp: lookup {image.split('/')[0]}: "
+                  f"no such host", file=sys.stderr)
+            return 1
     if ARGS[0] == "init":
         config = Path(option("--config")).read_text()
         write(str(RECORD / "init-config.yaml"), config)
@@ -473,6 +497,44 @@ def kubeadm() -> int:
             shutil.rmtree(path, ignore_errors=True)
         for conf in Path("/etc/kubernetes").glob("*.conf"):
             conf.unlink()
+    return 0
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference, as containers/image reads it (no dot or port: docker.io)."""
+    first = image.split("/", 1)[0]
+    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def registry_mirrors() -> list[tuple[str, str]]:
+    """(prefix, mirror location) pairs of containers-registries.conf.d drop-ins, as CRI-O reads them."""
+    import re
+    pairs = []
+    for conf in sorted(Path("/etc/containers/registries.conf.d").glob("*.conf")):
+        for block in conf.read_text().split("[[registry]]")[1:]:
+            prefix = re.search(r'(?m)^prefix = "([^"]+)"', block)
+            for location in re.findall(r'(?ms)^\[\[registry\.mirror\]\]\s*location = "([^"]+)"', block):
+                if prefix:
+                    pairs.append((prefix.group(1), location))
+    return pairs
+
+
+def image_reachable(image: str) -> bool:
+    """CRI-O tries a prefix's mirrors first, then the registry itself (containers-registries.conf(5))."""
+    named = image if "/" in image and image_registry(image) != "docker.io" or image.startswith("docker.io/") \
+        else f"docker.io/{image}"
+    candidates = [location + named[len(prefix):] for prefix, location in registry_mirrors()
+                  if named.startswith(prefix)] + [named]
+    return any(reachable(f"https://{c.split('/', 1)[0]}/") for c in candidates)
+
+
+def crictl() -> int:
+    if ARGS and "pull" in ARGS:
+        image = ARGS[-1]
+        if not image_reachable(image):
+            print(f'E1127 pulling image "{image}": rpc error: code = Unknown desc = pinging container registry '
+                  f'{image.split("/")[0]}: dial tcp: lookup {image.split("/")[0]}: no such host', file=sys.stderr)
+            return 1
     return 0
 
 
@@ -583,7 +645,9 @@ def timedatectl() -> int:
 
 
 def getenforce() -> int:
-    print("Enforcing")
+    """The kernel's SELinux mode: Enforcing unless the test says otherwise in /opt/record/selinux."""
+    mode = RECORD / "selinux"
+    print(mode.read_text().strip() if mode.exists() else "Enforcing")
     return 0
 
 
@@ -839,7 +903,7 @@ def subscription_manager() -> int:
 HANDLERS = {"dnf": dnf, "systemctl": systemctl, "kubeadm": kubeadm, "kubectl": kubectl, "curl": curl,
             "getenforce": getenforce, "tar": tar, "cilium": cilium, "timedatectl": timedatectl,
             "ip": ip, "restorecon": restorecon, "firewall-offline-cmd": firewall_offline_cmd, "firewall-cmd": firewall_cmd,
-            "subscription-manager": subscription_manager}
+            "subscription-manager": subscription_manager, "crictl": crictl}
 
 
 def passthrough() -> int:

@@ -196,7 +196,8 @@ def test_os_mirrors_replace_the_stock_repositories(tmp_path):
     # only the site's hosts and pkgs.k8s.io/opensuse answer: the stock rocky mirrorlists would fail dnf
     node = node_from_profile(profile, tmp_path / "secrets")
     box = Sandbox(tmp_path / "box", os_key="rocky-9",
-                  reachable=("https://pkgs.k8s.io/", "https://download.opensuse.org/repositories/isv:/cri-o:/"))
+                  reachable=("https://pkgs.k8s.io/", "https://download.opensuse.org/repositories/isv:/cri-o:/",
+                             "https://registry.k8s.io/"))
     run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
     assert run_first_boot(box).returncode == 0
     assert "enabled=1" not in box.file("/etc/yum.repos.d/rocky.repo").read_text()

@@ -1,0 +1,89 @@
+"""What the independent review of the upstream sources found the node left behind or got wrong (issue 8)."""
+
+import json
+
+import pytest
+import yaml
+
+from conftest import ROOT, need
+from rehearsal import run_first_boot, run_kickstart_post
+from sandbox import Sandbox, bwrap_available
+import standin
+
+from generator.kickstart import render_kickstart
+from generator.pipeline import node_from_profile
+from generator.plan import plan
+from generator.render import node_files
+
+
+@pytest.fixture
+def box(tmp_path):
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    return Sandbox(tmp_path / "box")
+
+
+def test_the_post_script_deletes_its_own_copy(tmp_path):
+    """Anaconda runs %post from /tmp/ks-script-* of the installed system and never deletes it; EL8's /tmp is on
+    disk (anaconda 33 pyanaconda/kickstart.py AnacondaKSScript.run; tmpfs from 34.22 on)."""
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    node = node_from_profile(ROOT / "profiles/classic/master.yaml", tmp_path / "secrets")
+    box = Sandbox(tmp_path / "box", os_key=node.os.key, reachable=("*",))  # not about the dead repositories
+    run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
+    assert not list(box.record.glob("ks-script-*")), "the %post body (token, CA keys) stays on disk"
+
+
+def test_selinux_off_until_now_gets_a_relabel(box, tmp_path):
+    """setenforce cannot leave Disabled; files made meanwhile carry no labels when the next boot enforces."""
+    node = node_from_profile(ROOT / "profiles/worker.yaml", tmp_path / "secrets")
+    (box.record / "selinux").write_text("Disabled\n")
+    run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
+    result = run_first_boot(box)
+    assert result.returncode == 0
+    # the sandbox's / is bubblewrap's own scratch, gone after the run: the step's word for it is what stays
+    assert "SELinux is disabled until the next boot, which relabels the file systems" in result.stderr
+    assert "touch /.autorelabel" in box.file("/usr/local/sbin/k8s-firstboot").read_text()
+
+
+def test_firewalld_enabled_in_a_running_system_is_started(box, tmp_path):
+    """cloud-init prepares a running system: enabling firewalld there starts nothing until a reboot."""
+    node = node_from_profile(ROOT / "profiles/worker.yaml", tmp_path / "secrets")
+    run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
+    assert not box.file(standin.FIREWALL_RUNTIME).exists()
+    assert run_first_boot(box).returncode == 0
+    runtime = json.loads(box.file(standin.FIREWALL_RUNTIME).read_text())
+    assert "10250/tcp" in runtime["zones"]["public"]["ports"]
+
+
+def test_pod_network_is_not_a_trusted_source(tmp_path):
+    """A trusted source address is accepted on every host port too (firewalld fw_zone.py: zone_trusted_HOST):
+    spoofed pod addresses must not open the node. The CNI's tunnels and veths carry pod traffic instead."""
+    script = next(f.content for f in node_files(node_from_profile(ROOT / "profiles/master.yaml", tmp_path))
+                  if f.path == "/usr/local/sbin/k8s-firstboot")
+    assert "--add-source" not in script and "--zone=trusted --add-interface" in script
+
+
+def test_kubic_and_copr_repositories_are_module_hotfixes(tmp_path):
+    """EL8's default container-tools stream hides same-named packages of non-modular repositories."""
+    files = {f.path: f.content for f in node_files(node_from_profile(ROOT / "profiles/classic/worker.yaml", tmp_path))}
+    for path in ("/etc/yum.repos.d/cri-o.repo", "/etc/yum.repos.d/container-selinux.repo"):
+        sections = files[path].split("\n\n")
+        assert all("module_hotfixes=1" in s for s in sections if s.strip()), path
+
+
+def test_registration_comes_before_the_os_repositories(write_profile, tmp_path):
+    profile = write_profile("r.yaml", yaml.safe_dump({
+        "extends": str(ROOT / "profiles/worker.yaml"), "os": {"distro": "rhel", "version": "9",
+                                                               "install_url": "http://repo.lan/rhel9/BaseOS/",
+                                                               "registration": {"organization": "1234",
+                                                                                "activation_key": "k8s-nodes"}}}))
+    names = [s.name for s in plan(node_from_profile(profile, tmp_path))]
+    assert names.index("os_register") < names.index("os_repos")
+
+
+def test_keepalived_is_enabled_only_once_configured(tmp_path):
+    node = node_from_profile(ROOT / "profiles/ha/cp1.yaml", tmp_path)
+    names = [s.name for s in plan(node)]
+    script = next(f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot")
+    assert "vip_enable" not in names
+    body = script[script.index("step_vip_start()"):]
+    assert body.index("@VIP_INTERFACE@") < body.index("systemctl enable keepalived.service")
