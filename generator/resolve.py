@@ -255,8 +255,10 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),
         # workers pull with crictl: from 1.32 kubeadm's package no longer requires cri-tools (kubernetes/release#3626),
-        # and the Kubernetes repository of the minor holds the cri-tools of that minor
-        kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES) + (("cri-tools",) if role == "worker" else ()),
+        # and the Kubernetes repository of the minor holds the cri-tools of that minor; where the release data pins
+        # one (CRI-O that speaks only CRI v1alpha2), every role installs that one
+        kube_packages=tuple(f"{p}-{version}" for p in KUBE_PACKAGES)
+        + ((f"cri-tools-{release['cri_tools']}",) if release.get("cri_tools") else ("cri-tools",) if role == "worker" else ()),
         firewall_ports=tuple(ports) + cni.ports,
         hosts=hosts,
         root_password_hash=root.get("password_hash", ""),

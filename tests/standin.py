@@ -439,6 +439,10 @@ def kubeadm() -> int:
     if subcommand == "join" and "JoinConfiguration" not in kinds:
         print("standin kubeadm: no JoinConfiguration found in the supplied config", file=sys.stderr)
         return 1
+    if subcommand in ("init", "join", "config images pull") and version[:2] <= (1, 31) and crictl_refusal():
+        # kubeadm up to 1.31 reaches the runtime through crictl (its preflight and image pulls)
+        print(f"standin kubeadm: [ERROR CRI]: container runtime is not running: {crictl_refusal()}", file=sys.stderr)
+        return 1
     if subcommand == "config images pull":
         import re
         config = Path(option("--config")).read_text() if option("--config") else ""
@@ -528,7 +532,29 @@ def image_reachable(image: str) -> bool:
     return any(reachable(f"https://{c.split('/', 1)[0]}/") for c in candidates)
 
 
+def crictl_refusal() -> str | None:
+    """crictl 1.26 and later speak only CRI v1 (cri-tools#1039, containerd#7818); CRI-O up to 1.20 serves only
+    v1alpha2 (cri-o cmd/crio/main.go at v1.18.6, v1.19.6, v1.20.9; v1 from v1.21.0). An unpinned cri-tools is the
+    newest its repositories offer, 1.26 or later."""
+    import re
+    crio, tools = Path("/var/lib/standin-rpm/cri-o"), Path("/var/lib/standin-rpm/cri-tools")
+    if not crio.exists() or not tools.exists():
+        return None
+    minor = re.search(r"cri-o_(\d+)\.(\d+)", crio.read_text())
+    if not minor or (int(minor.group(1)), int(minor.group(2))) >= (1, 21):
+        return None
+    version = tools.read_text().split("\t")[0]
+    if version and tuple(int(x) for x in version.split(".")[:2]) < (1, 26):
+        return None
+    return ('validate service connection: validate CRI v1 runtime API for endpoint "unix:///var/run/crio/crio.sock": '
+            "rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService")
+
+
 def crictl() -> int:
+    refusal = crictl_refusal()
+    if refusal:
+        print(f"E1127 {refusal}", file=sys.stderr)
+        return 1
     if ARGS and "pull" in ARGS:
         image = ARGS[-1]
         if not image_reachable(image):

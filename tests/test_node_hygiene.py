@@ -87,3 +87,21 @@ def test_keepalived_is_enabled_only_once_configured(tmp_path):
     assert "vip_enable" not in names
     body = script[script.index("step_vip_start()"):]
     assert body.index("@VIP_INTERFACE@") < body.index("systemctl enable keepalived.service")
+
+
+def test_crio_before_1_21_gets_a_crictl_that_speaks_v1alpha2(tmp_path):
+    """Every role of 1.18-1.20 pins cri-tools 1.25: kubeadm's dependency would bring 1.26+, which CRI-O of those
+    minors cannot answer (the stand-ins refuse it: tests/standin.py crictl_refusal)."""
+    for profile in ("profiles/classic/master.yaml", "profiles/classic/worker.yaml"):
+        assert "cri-tools-1.25.0" in node_from_profile(ROOT / profile, tmp_path).kube_packages
+    assert "cri-tools" in node_from_profile(ROOT / "profiles/worker.yaml", tmp_path).kube_packages
+
+
+def test_crictl_standin_refuses_a_v1_only_client_for_old_crio(box):
+    rpm = box.file("/var/lib/standin-rpm")
+    rpm.mkdir(parents=True, exist_ok=True)
+    (rpm / "cri-o").write_text("\tdevel_kubic_libcontainers_stable_cri-o_1.18\n")
+    (rpm / "cri-tools").write_text("\tdevel_kubic_libcontainers_stable\n")
+    assert box.run(["crictl", "pull", "registry.k8s.io/pause:3.2"]).returncode == 1
+    (rpm / "cri-tools").write_text("1.25.0\tkubernetes\n")
+    assert box.run(["crictl", "pull", "registry.k8s.io/pause:3.2"]).returncode == 0
