@@ -34,6 +34,7 @@ PREPARE_CALLS = {
 # failed or belonged to an earlier run: the pull's commands are counted as images_wait's
 BOOT_CALLS = {
     MASTER: {
+        "installer_copies_scrub": [], "firewall_start": ["systemctl is-active", "systemctl start firewalld.service"],
         "kernel_modules": ["modprobe "], "sysctl": ["sysctl "], "selinux_apply": ["getenforce", "setenforce"],
         "swap_off": ["swapoff"], "crio_start": ["systemctl start crio.service"], "images_pull": [],
         "pki_install": [], "images_wait": ["kubeadm config images pull"],
@@ -44,6 +45,7 @@ BOOT_CALLS = {
         "cleanup_secrets": [], "finish": [],
     },
     WORKER: {
+        "installer_copies_scrub": [], "firewall_start": ["systemctl is-active", "systemctl start firewalld.service"],
         "kernel_modules": ["modprobe "], "sysctl": ["sysctl "], "selinux_apply": ["getenforce", "setenforce"],
         "swap_off": ["swapoff"], "crio_start": ["systemctl start crio.service"], "images_pull": [],
         "api_wait": ["curl -ksf"], "images_wait": ["crictl "], "kubeadm_join": ["kubeadm join", "kubeadm reset"],
@@ -60,11 +62,11 @@ PREPARE_FAULTS = [("os_update", "dnf", "update"), ("firewall", "dnf", "firewalld
                   ("kube_install", "dnf", "--setopt=disable_excludes=kubernetes")]
 BOOT_FAULTS = {
     MASTER: [("kernel_modules", "modprobe", "br_netfilter"), ("sysctl", "sysctl", "--system"),
-             ("swap_off", "swapoff", "-a"), ("crio_start", "systemctl", "start"),
+             ("swap_off", "swapoff", "-a"), ("crio_start", "systemctl", "crio.service"),
              ("images_wait", "kubeadm", "images"), ("kubeadm_init", "kubeadm", "init"),
              ("cni_apply", "curl", "-fsSL"), ("cni_apply", "kubectl", "apply"), ("node_ready", "kubectl", "node")],
     WORKER: [("kernel_modules", "modprobe", "br_netfilter"), ("sysctl", "sysctl", "--system"),
-             ("swap_off", "swapoff", "-a"), ("crio_start", "systemctl", "start"),
+             ("swap_off", "swapoff", "-a"), ("crio_start", "systemctl", "crio.service"),
              ("images_wait", "crictl", "pull"), ("api_wait", "curl", "-ksf"), ("kubeadm_join", "kubeadm", "join"),
              ("node_ready", "kubectl", "node")],
 }
@@ -82,8 +84,9 @@ CRASH_AT = {
     "crio_enable": ("systemctl", "crio.service"), "kube_install": ("dnf", "--setopt=disable_excludes=kubernetes"),
     "swap_fstab": ("sed", "/etc/fstab"), "kubelet_enable": ("systemctl", "kubelet.service"),
     "firstboot_enable": ("systemctl", "k8s-firstboot.service"),
+    "installer_copies_scrub": ("rm", "-f"), "firewall_start": ("systemctl", "firewalld.service"),
     "kernel_modules": ("modprobe", "overlay"), "sysctl": ("sysctl", None), "selinux_apply": ("getenforce", None),
-    "swap_off": ("swapoff", None), "crio_start": ("systemctl", "start"), "pki_install": ("cp", "/etc/kubernetes/pki/"),
+    "swap_off": ("swapoff", None), "crio_start": ("systemctl", "crio.service"), "pki_install": ("cp", "/etc/kubernetes/pki/"),
     "images_pull": ("kubeadm", "images"), "images_wait": ("cat", "/var/lib/k8s-firstboot/images-pull.pid"),
     "kubeadm_init": ("kubeadm", "init"),
     "admin_kubeconfig": ("install", "/root/.kube/config"), "cni_apply": ("kubectl", "apply"),
