@@ -11,6 +11,7 @@ from conftest import ROOT, run_gen
 from rehearsal import kubeadm_documents, openssl_ca_hash
 
 from generator import secrets
+from generator.errors import ProfileError
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 
@@ -57,10 +58,12 @@ def test_renewing_the_token_keeps_the_cas(tmp_path):
 
 
 def test_damaged_secrets_file_is_a_clear_error(tmp_path):
-    secrets.secrets_path("c1", tmp_path).write_text("token: [\n")
+    path = secrets.secrets_path("c1", tmp_path)
+    path.write_text("token: [\n")
+    path.chmod(0o600)
     try:
         secrets.load_or_create("c1", tmp_path)
-    except ValueError as exc:
+    except ProfileError as exc:
         assert "damaged cluster secrets file" in str(exc)
     else:
         raise AssertionError("a damaged file was accepted")

@@ -1,0 +1,190 @@
+"""Issue 9, "secure by construction": each finding of the security review, reproduced as an attack.
+
+A second local user is simulated by chown'ing files to an unused uid (the tests run as root).
+"""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run_gen
+
+from generator import secrets
+from generator.emit import write_artifact
+from generator.errors import ProfileError, UsageError
+
+OTHER_UID = 4242  # no such user: the attacker
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="simulating another user needs root")
+SECRET_HEADER = "# k8s-firstboot cluster secrets\n"
+
+
+def profile_tree(tmp_path: Path) -> Path:
+    """A copy of the demo cluster's profiles; returns the control plane's profile."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name in ("cluster.yaml", "master.yaml", "worker.yaml"):
+        (tmp_path / name).write_text((ROOT / "profiles" / name).read_text())
+    return tmp_path / "master.yaml"
+
+
+# --- finding 1: the temporary file of an artifact ------------------------------------------------------------
+
+@ROOT_ONLY
+def test_a_planted_temporary_file_does_not_become_the_artifact(tmp_path):
+    """Before: the artifact was written through `.{name}.{pid}.tmp`, which another user could create first."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: everyone may add names
+    target = shared / "master.ks"
+    planted = shared / f".master.ks.{os.getpid()}.tmp"
+    planted.write_bytes(b"")
+    planted.chmod(0o666)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    write_artifact(target, "# CA key inside\n")
+    info = target.lstat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+    assert planted.read_bytes() == b"" and planted.stat().st_uid == OTHER_UID
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+def test_an_output_directory_others_can_write_is_refused(tmp_path, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    with pytest.raises(UsageError, match="writable by others"):
+        write_artifact(shared / "master.ks", "x\n")
+    assert list(shared.iterdir()) == []
+    result = run_gen("ks", str(ROOT / "profiles/master.yaml"), "-o", str(shared / "master.ks"))
+    assert result.returncode == 2 and "writable by others" in result.stderr and "Traceback" not in result.stderr
+    assert list(shared.iterdir()) == []
+
+
+@ROOT_ONLY
+def test_root_refuses_an_output_directory_of_another_user(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, OTHER_UID, OTHER_UID)
+    with pytest.raises(UsageError, match="belongs to uid 4242"):
+        write_artifact(theirs / "master.ks", "x\n")
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    write_artifact(sticky / "master.ks", "x\n")  # a sticky directory (/tmp) is fine
+    assert stat.S_IMODE((sticky / "master.ks").stat().st_mode) == 0o600
+
+
+# --- finding 2: the secrets directory and file ---------------------------------------------------------------
+
+def planted_secrets(directory: Path, cluster: str = "demo", **changes) -> Path:
+    """A secrets file as someone else would plant it: valid secrets of another CA, with `changes` applied."""
+    data = secrets._to_data(secrets.generate())
+    for key, value in changes.items():
+        section, _, part = key.partition("__")
+        if part:
+            data[section][part] = value
+        else:
+            data[section] = value
+    path = secrets.secrets_path(cluster, directory)
+    path.write_text(SECRET_HEADER + yaml.safe_dump(data))
+    path.chmod(0o600)
+    return path
+
+
+def gen_ks(profile: Path, secrets_dir: Path):
+    return run_gen("ks", str(profile), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(secrets_dir)})
+
+
+@ROOT_ONLY
+def test_a_squatted_secrets_directory_is_refused(tmp_path):
+    """Before: another user's 0777 directory with a planted file made `gen ks` render the attacker's CA."""
+    squatted = tmp_path / "state"
+    squatted.mkdir()
+    squatted.chmod(0o777)
+    planted = planted_secrets(squatted)
+    os.chown(squatted, OTHER_UID, OTHER_UID)
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    result = gen_ks(profile_tree(tmp_path / "p"), squatted)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert "belongs to uid 4242" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("attack", ["dir-0755", "dir-0777-sticky", "parent-writable", "file-0644", "file-other-uid",
+                                    "file-symlink", "file-fifo"])
+def test_secrets_that_others_could_have_touched_are_refused(tmp_path, attack):
+    if attack == "file-other-uid" and os.geteuid() != 0:
+        pytest.skip("needs root")
+    parent = tmp_path / "parent"
+    directory = parent / "k8s-firstboot"
+    directory.mkdir(parents=True, mode=0o700)
+    genuine = secrets.load_or_create("demo", directory)
+    path = secrets.secrets_path("demo", directory)
+    if attack == "dir-0755":
+        directory.chmod(0o755)
+    elif attack == "dir-0777-sticky":
+        directory.chmod(0o1777)
+    elif attack == "parent-writable":
+        parent.chmod(0o777)  # anyone may rename k8s-firstboot/ away and put their own in its place
+    elif attack == "file-0644":
+        path.chmod(0o644)
+    elif attack == "file-other-uid":
+        os.chown(path, OTHER_UID, OTHER_UID)
+    elif attack == "file-symlink":
+        elsewhere = tmp_path / "elsewhere.yaml"
+        path.rename(elsewhere)
+        path.symlink_to(elsewhere)
+    elif attack == "file-fifo":
+        path.unlink()
+        os.mkfifo(path, 0o600)
+    with pytest.raises(ProfileError) as caught:
+        secrets.load_or_create("demo", directory)
+    assert str(path.parent) in str(caught.value)
+    assert genuine.ca.key not in str(caught.value)
+
+
+SPLICE = "%end\n%pre\ntouch /tmp/pwned\n%end\n"
+
+
+def put(section: str, part: str, value):
+    """A change to a secrets mapping; `value` is called with (the data, other secrets) when callable."""
+    def change(data: dict, other: secrets.ClusterSecrets) -> None:
+        new = value(data, other) if callable(value) else value
+        if part:
+            data[section][part] = new
+        else:
+            data[section] = new
+    return change
+
+
+@pytest.mark.parametrize("change, reason", [
+    (put("ca", "key", lambda d, o: d["ca"]["key"] + SPLICE), "ca.key: not a single PEM block"),
+    (put("ca", "cert", lambda d, o: d["ca"]["cert"] + SPLICE), "ca.cert: not a single PEM block"),
+    (put("token", "", "abcdef.0123456789abcdef\n%pre"), "token: not a kubeadm bootstrap token"),
+    (put("token", "", "ABCDEF.0123456789abcdef"), "token: not a kubeadm bootstrap token"),
+    (put("etcd_ca", "key", lambda d, o: o.etcd_ca.key), "etcd_ca: the key does not belong to its certificate"),
+    (put("service_account", "key", lambda d, o: o.ca.key), "service_account: the key does not belong to its public key"),
+    (put("front_proxy_ca", "", "x"), "front_proxy_ca: needs `cert` and `key`"),
+    (put("ca", "cert", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "ca: unreadable PEM"),
+])
+def test_every_secret_is_parsed_and_checked(tmp_path, change, reason):
+    """Before: a `ca.key` with `%end`/`%pre` appended gave a Kickstart in which pykickstart finds a %pre."""
+    directory = tmp_path / "s"
+    directory.mkdir(mode=0o700)
+    data = secrets._to_data(secrets.generate())
+    change(data, secrets.generate())
+    path = secrets.secrets_path("demo", directory)
+    path.write_text(SECRET_HEADER + yaml.safe_dump(data))
+    path.chmod(0o600)
+    result = gen_ks(profile_tree(tmp_path / "p"), directory)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert f"{path}: secrets: " in result.stderr and reason in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "BEGIN" not in result.stderr
+
+
+def test_good_secrets_files_still_load(tmp_path):
+    directory = tmp_path / "s"
+    directory.mkdir(mode=0o700)
+    path = planted_secrets(directory)
+    assert secrets.load(path).token == yaml.safe_load(path.read_text())["token"]
+    assert gen_ks(profile_tree(tmp_path / "p"), directory).returncode == 0
