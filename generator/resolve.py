@@ -5,7 +5,7 @@ import ipaddress
 from pathlib import Path
 
 from generator import releases, secrets
-from generator.load import Document
+from generator.load import Document, file_label
 from generator import airgap
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
@@ -183,7 +183,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         v = cl["virtual_ip"]
         vip = VirtualIp(v["address"], v["interface"], v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
-        source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
+        source=file_label(doc.files[0]), role=role, action=action, hostname=hostname, cluster=cluster,
         os=_os_spec(doc, os_entry, key),
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),

@@ -33,8 +33,14 @@ def secrets_dir(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def write_profile(tmp_path):
-    """Write YAML files into a temp folder: write_profile('name.yaml', text) -> path."""
+    """Write YAML files into a temp folder: write_profile('name.yaml', text) -> path.
+
+    The repository's examples are copied beside them as profiles/, so a test profile can extend one
+    (`extends: profiles/worker.yaml`): `extends:` never leaves the folder of the profile rendered.
+    """
     def write(name: str, text: str | bytes) -> Path:
+        if not (tmp_path / "profiles").exists():
+            shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(text, bytes):

@@ -230,7 +230,7 @@ def test_a_second_run_changes_nothing(rehearsed, profile):
 
 def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    profile = write_profile("w.yaml", f"extends: {ROOT}/profiles/worker.yaml\n"
+    profile = write_profile("w.yaml", f"extends: profiles/worker.yaml\n"
                                       "bootstrap: {report_url: 'https://status.example/k8s'}\n")
     node = node_from_profile(profile, tmp_path / "state")
     box = Sandbox(tmp_path / "box")

@@ -101,7 +101,7 @@ def test_worker_then_master_in_separate_runs_agree(tmp_path):
 def test_existing_cluster_join_uses_given_values(write_profile, tmp_path):
     token, digest = "abcdef.0123456789abcdef", "sha256:" + "ab" * 32
     profile = write_profile("w.yaml", f"""
-extends: {ROOT}/profiles/cluster.yaml
+extends: profiles/cluster.yaml
 role: worker
 hostname: w9
 cluster: {{name: other, join: {{token: {token}, ca_cert_hash: "{digest}"}}}}

