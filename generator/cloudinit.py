@@ -5,6 +5,7 @@ node_files() — the bootstrap script, its unit, the repo files and configs — 
 runcmd runs the prepare phase and then the boot phase. Host name, users and keys use cloud-init's own keys.
 """
 
+import posixpath
 import shlex
 
 import yaml
@@ -31,6 +32,28 @@ def dump(data: dict) -> str:
     """YAML text of a cloud-config mapping: keys in the order given, lines never folded."""
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 20,
                      allow_unicode=True)
+
+
+def private_dirs(files: list[NodeFile]) -> list[str]:
+    """CONFIG_DIR and every folder under it that holds a secret file, parents first."""
+    dirs = {CONFIG_DIR}
+    for f in files:
+        folder = posixpath.dirname(f.path)
+        while f.secret and folder.startswith(CONFIG_DIR + "/"):
+            dirs.add(folder)
+            folder = posixpath.dirname(folder)
+    return sorted(dirs)
+
+
+def private_dirs_command(files: list[NodeFile]) -> str:
+    """A bootcmd line making the secret folders 0700 before write_files runs.
+
+    cloud-init 22.4's write_files makes missing folders 0755 and opens each file with the default 0666 & umask,
+    chmod'ing it only after the content is in (cloudinit/util.py write_file); bootcmd runs before write_files
+    in the default module order (config/cloud.cfg.tmpl), and write_files leaves existing folders' modes alone.
+    """
+    dirs = " ".join(shlex.quote(d) for d in private_dirs(files))
+    return f"umask 077 && mkdir -p {dirs} && chmod 0700 {dirs}"
 
 
 def _write_file(f: NodeFile) -> dict:
@@ -87,8 +110,7 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
         if extra.ntp.pools:
             ntp["pools"] = list(extra.ntp.pools)
         config["ntp"] = ntp
-    if extra.bootcmd:
-        config["bootcmd"] = [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
+    config["bootcmd"] = [private_dirs_command(files)] + [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
     users = _users(node)
     if users:
         config["users"] = users

@@ -109,7 +109,7 @@ def node_files(node: Node) -> list[NodeFile]:
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
     if node.proxy:
-        files += [NodeFile(PROXY_ENV, configs.proxy_env(node))]
+        files += [NodeFile(PROXY_ENV, configs.proxy_env(node), 0o600, secret=True)]  # may hold proxy credentials
         files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
                   for unit in ("crio", "kubelet")]
     if node.virtual_ip:

@@ -316,3 +316,49 @@ def test_only_regular_files_of_sane_size_are_read(tmp_path, kind):
     assert result.returncode == 2, result.stderr
     assert ("not a regular file" if kind != "huge" else "larger than 1024 KiB") in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- finding 4: cloud-init writes the keys into folders only root can enter -----------------------------------
+
+@pytest.mark.parametrize("profile", ["profiles/ha/cp2.yaml", "proxied-worker"])
+def test_cloud_init_never_writes_a_secret_where_others_can_read_it(tmp_path, profile):
+    """Before: under strace, cloud-init 22.4 made /etc/k8s-firstboot/pki 0755 and opened ca.key 0666, chmod'ing
+    it to 0600 only afterwards; proxy.env (proxy credentials) stayed 0644."""
+    from conftest import need
+    from generator.pipeline import node_from_profile
+    from generator.render import node_files
+    from sandbox import bwrap_available
+    from test_cloudinit_rehearsal import CloudSandbox
+
+    need(bwrap_available(), "bubblewrap (bwrap) cannot run here")
+    need(Path("/usr/bin/strace").exists(), "strace is not installed (apt-get install strace)")
+    if profile == "proxied-worker":
+        profile_tree(tmp_path / "p")
+        (tmp_path / "p" / "w.yaml").write_text((ROOT / "profiles/worker.yaml").read_text()
+                                               + "proxy: {http: 'http://user:pass@proxy.example:3128'}\n")
+        profile = str(tmp_path / "p" / "w.yaml")
+    node = node_from_profile(ROOT / profile)
+    files = node_files(node)
+    secret = [f.path for f in files if f.secret]
+    folders = sorted({"/etc/k8s-firstboot", *(str(Path(p).parent) for p in secret)})
+    assert secret and all(f.mode == 0o600 for f in files if f.secret)
+    assert "/etc/k8s-firstboot/proxy.env" in secret or node.proxy is None
+    out = tmp_path / "user-data"
+    assert run_gen("cloud-init", str(ROOT / profile), "-o", str(out)).returncode == 0
+    box = CloudSandbox(tmp_path / "box", out.read_bytes(), node.hostname)
+    traced = box.run(["strace", "-f", "-qq", "-o", "/root/trace", "-e", "trace=openat,mkdir,mkdirat,chmod,fchmodat",
+                      "cloud-init", "init"], timeout=300)
+    assert traced.returncode == 0, traced.stderr[-2000:]
+    trace = box.file("/root/trace").read_text().splitlines()
+
+    def first(pattern: str) -> int:
+        return next(i for i, line in enumerate(trace) if pattern in line)
+
+    for folder in folders:
+        made_private = first(f'"{folder}", 0700')
+        inside = [i for i, line in enumerate(trace) if f'"{folder}/' in line and "O_CREAT" in line]
+        assert inside and made_private < min(inside), folder
+        assert os.stat(box.file(folder)).st_mode & 0o777 == 0o700
+    for path in secret:
+        assert "0600" in trace[first(f'chmod("{path}"')], path
+        assert all(os.stat(box.file(p)).st_mode & 0o777 == 0o700 for p in folders if path.startswith(p + "/"))
