@@ -20,8 +20,17 @@ class _Dumper(yaml.SafeDumper):
     """SafeDumper that writes multi-line strings (file contents) as literal `|` blocks."""
 
 
+# characters a YAML loader reads as line breaks: a block scalar would carry them onto the node as "\n";
+# PyYAML's emitter writes them unescaped in literal blocks, and as escapes in double quotes
+YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = None
+    if any(c in value for c in YAML_BREAKS):
+        style = '"'  # escaped, so the content reaches the node byte for byte
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

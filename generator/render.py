@@ -20,8 +20,15 @@ MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
+REGISTRIES_PATH = "/etc/containers/registries.conf.d/90-k8s-firstboot.conf"
+PROXY_DROPIN_PATHS = tuple(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf" for unit in ("crio", "kubelet"))
+KEEPALIVED_CONF_PATH = "/etc/keepalived/keepalived.conf"
+STATE_DIR = "/var/lib/k8s-firstboot"  # the done-marker and step records (templates/bootstrap.sh.j2)
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
 FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH)
+# files written only for some profiles, and folders that are the bootstrap's alone
+CONDITIONAL_PATHS = PROXY_DROPIN_PATHS + (REGISTRIES_PATH, KEEPALIVED_CONF_PATH, configs.KEEPALIVED_CHECK)
+OWN_DIRS = (CONFIG_DIR, STATE_DIR)
 
 
 @dataclass(frozen=True)
@@ -110,13 +117,12 @@ def node_files(node: Node) -> list[NodeFile]:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
     if node.proxy:
         files += [NodeFile(PROXY_ENV, configs.proxy_env(node), 0o600, secret=True)]  # may hold proxy credentials
-        files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
-                  for unit in ("crio", "kubelet")]
+        files += [NodeFile(path, configs.proxy_dropin()) for path in PROXY_DROPIN_PATHS]
     if node.virtual_ip:
-        files += [NodeFile("/etc/keepalived/keepalived.conf", configs.keepalived_conf(node)),
+        files += [NodeFile(KEEPALIVED_CONF_PATH, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
     if node.registry_mirrors:
-        files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
+        files.append(NodeFile(REGISTRIES_PATH, configs.registries_conf(node)))
     if node.pki:
         files += [NodeFile(f"{CONFIG_DIR}/pki/{name}", pem, 0o600 if name.endswith(".key") else 0o644,
                            secret=name.endswith(".key"))

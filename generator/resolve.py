@@ -175,6 +175,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         if not mirrored and not releases.repo(repo_key).get("served", True):
             warnings.append(f"the {repo_key} package repository is no longer served upstream; "
                             f"mirror it and set mirrors.{mirror_key} (and mirrors.libcontainers for Kubic) in the profile")
+    if not cl.get("join") and not any(ch in "123456789" for ch in kube.token_ttl):
+        warnings.append(f"kubernetes.token_ttl {kube.token_ttl} makes a bootstrap token that never expires: whoever "
+                        "reads any artifact can join nodes for good; use a lifetime such as 24h and `gen token renew`")
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")

@@ -362,3 +362,70 @@ def test_cloud_init_never_writes_a_secret_where_others_can_read_it(tmp_path, pro
     for path in secret:
         assert "0600" in trace[first(f'chmod("{path}"')], path
         assert all(os.stat(box.file(p)).st_mode & 0o777 == 0o700 for p in folders if path.startswith(p + "/"))
+
+
+# --- finding 8: the smaller items ----------------------------------------------------------------------------
+
+def test_the_documented_first_example_writes_0600_and_a_readable_stdout_file_is_warned_about(tmp_path):
+    """Before: the README's first example was `gen ks ... > master.ks`, which leaves the CA key 0644, silently."""
+    readme = (ROOT / "README.md").read_text()
+    first = next(line for line in readme.splitlines() if line.strip().startswith("gen ks "))
+    assert " -o " in first and ">" not in first
+    readable = tmp_path / "master.ks"
+    with open(readable, "w") as out:
+        os.fchmod(out.fileno(), 0o644)
+        result = subprocess.run([sys.executable, "-m", "generator", "ks", str(ROOT / "profiles/master.yaml")],
+                                stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "-o FILE" in result.stderr and "0644" in result.stderr
+    private = tmp_path / "private.ks"
+    with open(private, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        result = subprocess.run([sys.executable, "-m", "generator", "ks", str(ROOT / "profiles/master.yaml")],
+                                stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stderr == ""
+    assert readable.read_text() == private.read_text()  # the warning goes to stderr, never into the artifact
+
+
+def test_an_extra_script_name_with_a_trailing_newline_is_refused(tmp_path):
+    """Before: `re.match` with `$` let "x.sh\\n" through, a newline in a MIME part's file name."""
+    script = tmp_path / "x.sh\n"
+    script.write_text("#!/bin/sh\ntrue\n")
+    result = run_gen("cloud-init", str(ROOT / "profiles/worker.yaml"), "--extra-script", str(script))
+    assert result.returncode == 2 and "cannot be used" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("path", ["/etc/containers/registries.conf.d/90-k8s-firstboot.conf", "/var/lib/k8s-firstboot/done",
+                                  "/etc/systemd/system/kubelet.service.d/90-k8s-firstboot-proxy.conf",
+                                  "/etc/keepalived/check_apiserver.sh", "/etc/keepalived/keepalived.conf"])
+def test_cloud_init_write_files_cannot_replace_a_file_of_the_bootstrap(tmp_path, path):
+    """Before: the guard knew only the files every node gets, so conditional ones (and the done-marker) passed."""
+    profile_tree(tmp_path)
+    profile = tmp_path / "w.yaml"
+    profile.write_text((tmp_path / "worker.yaml").read_text()
+                       + yaml.safe_dump({"cloud_init": {"write_files": [{"path": path, "content": "x\n"}]}}))
+    result = run_gen("validate", str(profile))
+    assert result.returncode == 2 and "written by k8s-firstboot itself" in result.stderr, result.stderr
+
+
+def test_write_files_content_reaches_the_node_byte_for_byte(tmp_path):
+    """Before: U+0085 (NEL) in a literal block was read back by YAML as a line break."""
+    from generator.cloudinit import render_user_data
+    from generator.pipeline import node_from_profile
+
+    content = "a\x85b\u2028c\u2029d\ne\n"
+    profile_tree(tmp_path)
+    profile = tmp_path / "w.yaml"
+    profile.write_text((tmp_path / "worker.yaml").read_text()
+                       + yaml.safe_dump({"cloud_init": {"write_files": [{"path": "/etc/site.txt", "content": content}]}}))
+    written = yaml.safe_load(render_user_data(node_from_profile(profile, tmp_path / "s")))["write_files"]
+    assert next(f["content"] for f in written if f["path"] == "/etc/site.txt") == content
+
+
+def test_token_ttl_empty_is_refused_and_never_expiring_is_warned_about(tmp_path):
+    profile_tree(tmp_path)
+    for ttl, code, words in (("''", 2, "kubernetes.token_ttl"), ("0s", 0, "never expires"), ("0h0m", 0, "never expires")):
+        (tmp_path / "m.yaml").write_text((tmp_path / "master.yaml").read_text() + f"\nkubernetes: {{token_ttl: {ttl}}}\n")
+        result = run_gen("validate", str(tmp_path / "m.yaml"))
+        assert result.returncode == code and words in result.stderr + result.stdout, (ttl, result.stderr)
+    (tmp_path / "m.yaml").write_text((tmp_path / "master.yaml").read_text() + "\nkubernetes: {token_ttl: 2h}\n")
+    assert "never expires" not in run_gen("validate", str(tmp_path / "m.yaml")).stdout
