@@ -70,6 +70,7 @@ class CniSpec:
     install: str = "manifest"  # manifest | cilium-cli
     release: str = ""          # exact release the cilium CLI installs
     cli_url: str = ""          # the cilium CLI tarball (its .sha256sum beside it)
+    manifest_sha256: str = ""  # checked before `kubectl apply`: the profile's, or the pin of data/checksums.yaml
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator import releases, secrets
 from generator.load import Document, file_label
-from generator import airgap
+from generator import airgap, trust
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, RepoFile, VirtualIp, YumRepo)
 
@@ -122,8 +122,10 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
     cni_release = cni_entry["versions"][cni_version]
+    manifest_url = c.get("manifest_url") or cni_release.get("manifest", "")
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
-                  manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
+                  manifest_url=manifest_url,
+                  manifest_sha256=c.get("manifest_sha256") or trust.pinned_sha256(manifest_url),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
                   release=cni_release.get("release", ""),
                   cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")))
@@ -214,6 +216,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),
     )
+    node = dataclasses.replace(node, warnings=node.warnings + tuple(trust.download_warnings(node)))
     if node.air_gapped:
         node = dataclasses.replace(node, warnings=node.warnings + tuple(airgap.public_downloads(node)))
     return node

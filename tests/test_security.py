@@ -429,3 +429,104 @@ def test_token_ttl_empty_is_refused_and_never_expiring_is_warned_about(tmp_path)
         assert result.returncode == code and words in result.stderr + result.stdout, (ttl, result.stderr)
     (tmp_path / "m.yaml").write_text((tmp_path / "master.yaml").read_text() + "\nkubernetes: {token_ttl: 2h}\n")
     assert "never expires" not in run_gen("validate", str(tmp_path / "m.yaml")).stdout
+
+
+# --- finding 5: what the node downloads and runs -------------------------------------------------------------
+
+def with_cni(tmp_path: Path, extra: dict) -> Path:
+    profile_tree(tmp_path)
+    profile = tmp_path / "m.yaml"
+    profile.write_text((tmp_path / "master.yaml").read_text() + yaml.safe_dump(extra))
+    return profile
+
+
+def test_pinned_checksums_are_well_formed_and_say_where_they_came_from():
+    from generator import DATA_DIR
+    table = yaml.safe_load((DATA_DIR / "checksums.yaml").read_text())
+    assert table
+    for url, entry in table.items():
+        assert url.startswith("https://") and set(entry) == {"sha256", "source"}
+        assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
+        assert " v" in entry["source"] and "blob " in entry["source"]
+
+
+@pytest.mark.parametrize("repo, url_prefix", [("projectcalico+calico", "https://raw.githubusercontent.com/projectcalico/calico/"),
+                                              ("flannel-io+flannel", "https://raw.githubusercontent.com/flannel-io/flannel/")])
+def test_pinned_checksums_match_the_files_at_their_tags(repo, url_prefix):
+    """Where a copy of the upstream repository is at hand, recompute every digest from git."""
+    import hashlib
+    from generator import DATA_DIR
+    mirror = Path(f"/work/.mirror/{repo}/repo")
+    if not mirror.exists():
+        pytest.skip(f"no local copy of {repo} to recompute the digests from")
+    table = yaml.safe_load((DATA_DIR / "checksums.yaml").read_text())
+    pinned = {u: e for u, e in table.items() if u.startswith(url_prefix)}
+    assert pinned
+    for url, entry in pinned.items():
+        tag, _, path = url[len(url_prefix):].partition("/")
+        data = subprocess.run(["git", "-C", str(mirror), "show", f"{tag}:{path}"], capture_output=True, check=True).stdout
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], url
+
+
+def test_a_pinned_manifest_is_checked_before_it_is_applied(tmp_path, monkeypatch):
+    """Before: the CNI manifest was applied with admin rights and no checksum."""
+    from generator.pipeline import node_from_profile
+    from generator.render import SCRIPT_PATH, node_files
+
+    monkeypatch.delenv("K8S_FIRSTBOOT_CHECKSUMS")  # the real table, not the stand-in's
+    url = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/calico.yaml"
+    profile = with_cni(tmp_path, {"kubernetes": {"version": "1.33"}, "cni": {"version": "3.31"}})
+    node = node_from_profile(profile, tmp_path / "s")
+    assert node.cni.manifest_url == url
+    script = next(f.content for f in node_files(node) if f.path == SCRIPT_PATH)
+    check = script.index("4b2e4053abc87427c214128f0e1b065d2f0dbadeb6be4ca3bdc6754e33af0ca7")
+    assert script.index("curl -fsSL --max-time 120 -o") < check < script.index('kubectl --kubeconfig "$ADMIN_KUBECONFIG" apply')
+    assert not [w for w in node.warnings if "manifest" in w]
+
+
+@pytest.mark.parametrize("matches", [True, False])
+def test_the_node_applies_only_the_manifest_it_was_promised(tmp_path, matches):
+    import hashlib
+    from conftest import need
+    from generator.kickstart import render_kickstart
+    from generator.pipeline import node_from_profile
+    from rehearsal import run_first_boot, run_kickstart_post
+    from sandbox import Sandbox, bwrap_available
+    from standin import DOWNLOAD
+
+    need(bwrap_available(), "bubblewrap (bwrap) cannot run here")
+    digest = hashlib.sha256(DOWNLOAD.encode() if matches else b"other bytes").hexdigest()
+    profile = with_cni(tmp_path, {"cni": {"manifest_url": "https://mirror.example/calico.yaml", "manifest_sha256": digest},
+                                  "bootstrap": {"step_timeout": 30, "retry_delay": 1}})
+    node = node_from_profile(profile, tmp_path / "s")
+    assert node.cni.manifest_sha256 == digest
+    box = Sandbox(tmp_path / "box")
+    run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
+    booted = run_first_boot(box)
+    applied = [line for line in box.command_lines() if line.startswith("kubectl") and " apply " in line]
+    if matches:
+        assert booted.returncode == 0, booted.stderr[-2000:]
+        assert applied
+    else:
+        assert booted.returncode != 0 and not applied
+        assert "does not match its pinned sha256" in booted.stderr + box.console()
+
+
+def test_validate_warns_about_weak_downloads_and_strict_refuses_them(tmp_path):
+    """Before: `gen validate` was silent about http keys and manifests and about unpinned manifests."""
+    profile = with_cni(tmp_path, {"cni": {"manifest_url": "http://mirror.example/calico.yaml"},
+                                  "mirrors": {"kubernetes": {"baseurl": "https://mirror.example/k8s/",
+                                                             "gpgkey": ["http://mirror.example/k8s/key.gpg"]}}})
+    result = run_gen("validate", str(profile))
+    assert result.returncode == 0, result.stderr
+    for words in ("cni.manifest_url: http://mirror.example/calico.yaml is plain http",
+                  "mirrors.kubernetes.gpgkey: http://mirror.example/k8s/key.gpg is plain http",
+                  "no checksum is pinned for it; set cni.manifest_sha256"):
+        assert words in result.stdout, result.stdout
+    strict = run_gen("validate", "--strict", str(profile))
+    assert strict.returncode == 2 and strict.stdout.count("warning") == 0
+    assert "plain http" in strict.stderr and "Traceback" not in strict.stderr
+    pinned = with_cni(tmp_path / "pinned", {"cni": {"manifest_url": "https://mirror.example/calico.yaml",
+                                                     "manifest_sha256": "ab" * 32}})
+    clean = run_gen("validate", "--strict", str(pinned))
+    assert clean.returncode == 0 and "warning" not in clean.stdout, clean.stderr
