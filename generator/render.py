@@ -16,6 +16,7 @@ SCRIPT_PATH = "/usr/local/sbin/k8s-firstboot"
 UNIT_PATH = "/etc/systemd/system/k8s-firstboot.service"
 CONFIG_DIR = "/etc/k8s-firstboot"
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
+REPORT_CURLRC = f"{CONFIG_DIR}/report.curlrc"
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
@@ -115,6 +116,8 @@ def node_files(node: Node) -> list[NodeFile]:
     ]
     if node.hosts:
         files.append(NodeFile(f"{CONFIG_DIR}/hosts", configs.hosts_block(node)))
+    if node.report_url:
+        files.append(NodeFile(REPORT_CURLRC, configs.report_curlrc(node), 0o600, secret=True))
     if node.proxy:
         files += [NodeFile(PROXY_ENV, configs.proxy_env(node), 0o600, secret=True)]  # may hold proxy credentials
         files += [NodeFile(path, configs.proxy_dropin()) for path in PROXY_DROPIN_PATHS]

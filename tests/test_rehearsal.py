@@ -242,9 +242,13 @@ def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     assert status["state"] == "failed" and status["step"] == "kernel_modules" and status["error"]
     assert "failed at step kernel_modules" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
     assert "FAILED" in box.console()
-    posts = [c for c in box.command_lines() if c.startswith("curl ") and "https://status.example/k8s" in c]
+    # the URL reaches curl through a 0600 config file (-K), never its command line
+    posts = [c for c in box.command_lines() if c.startswith("curl ") and "-K /etc/k8s-firstboot/report.curlrc" in c]
     assert posts and all("--data-binary @/var/lib/k8s-firstboot/status.json" in c for c in posts)
+    assert not [c for c in box.command_lines() if "status.example" in c]
+    curlrc = box.file("/etc/k8s-firstboot/report.curlrc")
+    assert 'url = "https://status.example/k8s"' in curlrc.read_text() and curlrc.stat().st_mode & 0o777 == 0o600
     # the monitoring endpoint being down never stops the node
-    (box.record / "faults").write_text("always curl https://status.example/k8s\n")
+    (box.record / "faults").write_text("always curl /etc/k8s-firstboot/report.curlrc\n")
     assert run_first_boot(box).returncode == 0
     assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()

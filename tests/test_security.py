@@ -530,3 +530,24 @@ def test_validate_warns_about_weak_downloads_and_strict_refuses_them(tmp_path):
                                                      "manifest_sha256": "ab" * 32}})
     clean = run_gen("validate", "--strict", str(pinned))
     assert clean.returncode == 0 and "warning" not in clean.stdout, clean.stderr
+
+
+def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
+    """Before: report_url (credentials and all) sat in the 0755 script and on curl's command line."""
+    from generator.cloudinit import render_user_data
+    from generator.pipeline import node_from_profile
+    from generator.render import SCRIPT_PATH, node_files
+
+    secret_url = "https://monitor:s3cret@status.example/k8s"
+    profile = with_cni(tmp_path, {"bootstrap": {"report_url": secret_url},
+                                  "proxy": {"http": "http://user:pr0xy@proxy.example:3128"}})
+    node = node_from_profile(profile, tmp_path / "s")
+    files = {f.path: f for f in node_files(node)}
+    script = files[SCRIPT_PATH].content
+    assert "s3cret" not in script and "pr0xy" not in script
+    assert '-K "$CONFIG_DIR/report.curlrc"' in script
+    for path, words in (("/etc/k8s-firstboot/report.curlrc", "s3cret"), ("/etc/k8s-firstboot/proxy.env", "pr0xy")):
+        assert words in files[path].content and files[path].mode == 0o600 and files[path].secret
+    written = {f["path"]: f for f in yaml.safe_load(render_user_data(node))["write_files"]}
+    assert written["/etc/k8s-firstboot/report.curlrc"]["permissions"] == "0600"
+    assert written["/etc/k8s-firstboot/proxy.env"]["permissions"] == "0600"
