@@ -551,3 +551,13 @@ def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
     written = {f["path"]: f for f in yaml.safe_load(render_user_data(node))["write_files"]}
     assert written["/etc/k8s-firstboot/report.curlrc"]["permissions"] == "0600"
     assert written["/etc/k8s-firstboot/proxy.env"]["permissions"] == "0600"
+
+
+def test_build_checks_its_output_folder_before_writing_into_subfolders(tmp_path):
+    """The HA profiles land in out/ha/: a world-writable out/ must be refused before anything is written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    result = run_gen("build", str(ROOT / "profiles"), "-o", str(out))
+    assert result.returncode == 2 and "writable by others" in result.stderr and "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []
