@@ -225,7 +225,10 @@ def _read(path: Path) -> ClusterSecrets | None:
     try:
         return _from_data(path, yaml.safe_load(raw.decode("utf-8")))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise _problem(path, f"damaged cluster secrets file ({exc}); restore it from backup") from None
+        # the line only: PyYAML's message quotes the text around it, which may be key material
+        mark = getattr(exc, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark else ""
+        raise _problem(path, f"damaged cluster secrets file{where}; restore it from backup") from None
 
 
 def load(path: Path) -> ClusterSecrets:

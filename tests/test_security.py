@@ -560,3 +560,15 @@ def test_build_checks_its_output_folder_before_writing_into_subfolders(tmp_path)
     result = run_gen("build", str(ROOT / "profiles"), "-o", str(out))
     assert result.returncode == 2 and "writable by others" in result.stderr and "Traceback" not in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_damaged_secrets_file_is_reported_without_quoting_it(tmp_path):
+    directory = tmp_path / "s"
+    directory.mkdir(mode=0o700)
+    path = secrets.secrets_path("demo", directory)
+    path.write_text("token: abcdef.0123456789abcdef\nca: {key: 'MHcCAQEEIKEYMATERIAL\n")
+    path.chmod(0o600)
+    with pytest.raises(ProfileError) as caught:
+        secrets.load(path)
+    assert "damaged cluster secrets file near line" in str(caught.value)
+    assert "KEYMATERIAL" not in str(caught.value)
