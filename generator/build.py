@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from generator.emit import write_artifact
+from generator.private import directory_problem
 from generator.errors import ProfileError, UsageError
 from generator.pipeline import checked_profile, is_node_profile, node_from_profile
 
@@ -32,6 +33,11 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
             problems += exc.problems
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
+    # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unsafe = directory_problem(out_dir)
+    if unsafe:
+        raise UsageError(f"{out_dir}: nothing written: {unsafe}")
     written = []
     for node, relative in nodes:
         for suffix, render in CARRIERS.items():

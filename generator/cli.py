@@ -106,11 +106,12 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
 
 
 @app.command("validate")
-def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = SecretsDir):
+def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = SecretsDir,
+                     strict: bool = typer.Option(False, "--strict", help="Treat warnings as problems (exit 2).")):
     """Check profiles (schema, rules, rendered artifacts); prints problems, exit 2 if any."""
     from generator.validate import validate_profiles
 
-    problems, notes = validate_profiles(profiles, secrets_dir)
+    problems, notes = validate_profiles(profiles, secrets_dir, strict)
     for note in notes:
         print(note)
     if problems:

@@ -9,6 +9,7 @@ the boot phase to the unit. Host name, users and keys use cloud-init's own keys.
 import base64
 import dataclasses
 import gzip
+import posixpath
 import shlex
 from pathlib import Path
 
@@ -26,8 +27,17 @@ class _Dumper(yaml.SafeDumper):
     """SafeDumper that writes multi-line strings (file contents) as literal `|` blocks."""
 
 
+# characters a YAML loader reads as line breaks: a block scalar would carry them onto the node as "\n";
+# PyYAML's emitter writes them unescaped in literal blocks, and as escapes in double quotes
+YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = None
+    if any(c in value for c in YAML_BREAKS):
+        style = '"'  # escaped, so the content reaches the node byte for byte
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -43,6 +53,28 @@ def dump(data: dict) -> str:
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
 # script is two thirds of the user-data, and clouds cap it (EC2: 16 KiB); the node gets the same bytes
 PACKED_ABOVE = 4096
+
+
+def private_dirs(files: list[NodeFile]) -> list[str]:
+    """CONFIG_DIR and every folder under it that holds a secret file, parents first."""
+    dirs = {CONFIG_DIR}
+    for f in files:
+        folder = posixpath.dirname(f.path)
+        while f.secret and folder.startswith(CONFIG_DIR + "/"):
+            dirs.add(folder)
+            folder = posixpath.dirname(folder)
+    return sorted(dirs)
+
+
+def private_dirs_command(files: list[NodeFile]) -> str:
+    """A bootcmd line making the secret folders 0700 before write_files runs.
+
+    cloud-init 22.4's write_files makes missing folders 0755 and opens each file with the default 0666 & umask,
+    chmod'ing it only after the content is in (cloudinit/util.py write_file); bootcmd runs before write_files
+    in the default module order (config/cloud.cfg.tmpl), and write_files leaves existing folders' modes alone.
+    """
+    dirs = " ".join(shlex.quote(d) for d in private_dirs(files))
+    return f"umask 077 && mkdir -p {dirs} && chmod 0700 {dirs}"
 
 
 def _write_file(f: NodeFile) -> dict:
@@ -126,8 +158,7 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
         if extra.ntp.pools:
             ntp["pools"] = list(extra.ntp.pools)
         config["ntp"] = ntp
-    if extra.bootcmd:
-        config["bootcmd"] = [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
+    config["bootcmd"] = [private_dirs_command(files)] + [c if isinstance(c, str) else list(c) for c in extra.bootcmd]
     users = _users(node)
     if users:
         config["users"] = users

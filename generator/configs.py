@@ -150,6 +150,12 @@ def hosts_block(node: Node) -> str:
     return "".join(f"{h.ip} {' '.join(h.names)}\n" for h in node.hosts)
 
 
+def report_curlrc(node: Node) -> str:
+    """curl's config file (`curl -K`) naming the phone-home URL, which may carry credentials: the URL stays off
+    command lines (ps, logs) and out of the 0755 script. The schema keeps quotes and backslashes out of URLs."""
+    return f'# k8s-firstboot: where the status is POSTed\nurl = "{node.report_url}"\n'
+
+
 def proxy_env(node: Node) -> str:
     """Read by the bootstrap script (bash) and by systemd (EnvironmentFile): both take KEY="value" lines.
 

@@ -4,6 +4,8 @@
 everything else is replaced by the child), so role profiles can share one cluster file.
 """
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +16,23 @@ from generator.errors import Problem, ProfileError
 KeyPath = tuple[str | int, ...]
 # a profile is a few levels deep; far deeper input is a mistake or an attack, and would exhaust Python's stack
 MAX_DEPTH = 32
+# a profile is a few KiB; a cap keeps /dev/zero-like input or a huge file from being read whole
+MAX_FILE_BYTES = 1024 * 1024
+_OPENERS = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken, yaml.BlockSequenceStartToken,
+            yaml.BlockMappingStartToken)
+_CLOSERS = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
 STANDARD_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
+
+
+def file_label(path: Path | str) -> str:
+    """A profile's file name as artifacts may show it: characters other than letters, digits and `._-` become `_`.
+
+    The name is the one value no schema checks; a newline or a YAML escape in it must not reach a comment line
+    of the Kickstart, the user-data or the script.
+    """
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in Path(path).name) or "_"
 
 
 def dotted(path: KeyPath) -> str:
@@ -79,20 +95,32 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalars.construct_object(node)
+        try:
+            return self._scalars.construct_object(node)
+        except (ValueError, OverflowError) as exc:  # 5000-digit integers, dates such as 2024-13-45
+            self._fail(node, path, f"not a valid value ({exc}); quote it if it is meant as text")
+            return None
 
     def _fail(self, node: yaml.Node, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.file, node.start_mark.line + 1, dotted(path), message))
 
 
 def read_utf8(path: Path, display: str, key: str = "") -> str:
-    """A file's text; a missing, unreadable or non-UTF-8 file is a located problem under `key`."""
+    """A regular file's text; anything else (a FIFO, a device, too big, not UTF-8) is a located problem."""
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ProfileError([Problem(display, 0, key, "file not found")]) from None
     except OSError as exc:
         raise ProfileError([Problem(display, 0, key, f"cannot read: {exc.strerror}")]) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProfileError([Problem(display, 0, key, "not a regular file")])
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProfileError([Problem(display, 0, key, f"larger than {MAX_FILE_BYTES // 1024} KiB; a profile is a few KiB")])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,11 +128,25 @@ def read_utf8(path: Path, display: str, key: str = "") -> str:
         raise ProfileError([Problem(display, line, key, "not UTF-8 text (save the file as UTF-8)")]) from None
 
 
+def _check_depth(text: str, display: str) -> None:
+    """Refuse deep nesting while scanning, before PyYAML's parser spends minutes on it (or exhausts the stack)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENERS):
+            depth += 1
+            if depth > MAX_DEPTH + 1:  # the top-level mapping is one level more than the key paths count
+                raise ProfileError([Problem(display, token.start_mark.line + 1, "",
+                                            f"nested more than {MAX_DEPTH} levels deep; a profile needs a few")])
+        elif isinstance(token, _CLOSERS):
+            depth -= 1
+
+
 def load_file(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPath, tuple[str, int]]]:
     """One YAML file as a mapping plus origins, without following `extends`."""
     display = display or str(path)
     text = read_utf8(path, display)
     try:
+        _check_depth(text, display)
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise ProfileError([Problem(display, event.start_mark.line + 1, "",
@@ -151,27 +193,48 @@ def _merge(base: dict, base_origins: dict, child: dict, child_origins: dict, pat
     return merged, origins
 
 
-def load_profile(path: Path | str, _chain: tuple[Path, ...] = ()) -> Document:
-    """Load a profile and everything it extends, as one Document."""
+def _parent_profile(ref, path: Path, tree: Path, where: tuple[str, int]) -> Path:
+    """The file `extends:` names: a relative path that stays inside the profile tree (links resolved).
+
+    Paths outside are refused before they are looked at, so an error never tells whether such a file exists
+    nor shows a line of it.
+    """
+    def refuse(message: str) -> ProfileError:
+        return ProfileError([Problem(*where, "extends", message)])
+
+    if not isinstance(ref, str) or not ref:
+        raise refuse("must be the path of another profile, such as `cluster.yaml`")
+    if Path(ref).is_absolute() or "\0" in ref:
+        raise refuse("must be a relative path, such as `cluster.yaml` (absolute paths are not followed)")
+    candidate = path.parent / ref
+    if not candidate.resolve().is_relative_to(tree):
+        raise refuse(f"must stay inside the profile's folder {tree}/ (no `..` or links out of it)")
+    if not candidate.is_file():
+        raise refuse(f"file {ref!r} not found (looked in {path.parent or '.'}/)")
+    return candidate
+
+
+def load_profile(path: Path | str, _chain: tuple[Path, ...] = (), _tree: Path | None = None) -> Document:
+    """Load a profile and everything it extends, as one Document.
+
+    The folder of the profile named on the command line is the tree every `extends:` must stay in.
+    """
     path = Path(path)
     display = str(path)
     resolved = path.resolve()
+    tree = _tree or resolved.parent
     data, origins = load_file(path, display)
     files = [display]
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         return Document(data, origins, files)
     where = origins.get(("extends",), (display, 0))
-    if not isinstance(parent_ref, str) or not parent_ref:
-        raise ProfileError([Problem(*where, "extends", "must be the path of another profile, such as `cluster.yaml`")])
-    parent_path = (path.parent / parent_ref)
+    parent_path = _parent_profile(parent_ref, path, tree, where)
     chain = _chain + (resolved,)
     if parent_path.resolve() in chain:
         cycle = " -> ".join(p.name for p in chain + (parent_path.resolve(),))
         raise ProfileError([Problem(*where, "extends", f"extends cycle: {cycle}")])
-    if not parent_path.is_file():
-        raise ProfileError([Problem(*where, "extends", f"file {parent_ref!r} not found (looked in {path.parent or '.'}/)")])
-    parent = load_profile(parent_path, chain)
+    parent = load_profile(parent_path, chain, tree)
     merged, merged_origins = _merge(parent.data, parent.origins, data, origins)
     merged_origins[()] = (display, 1)
     return Document(merged, merged_origins, files + parent.files)

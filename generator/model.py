@@ -82,6 +82,7 @@ class CniSpec:
     manifest_member: str = ""   # the manifest's path inside manifest_archive
     chart_url: str = ""        # cilium's Helm chart tarball, for a release the CLI does not embed (or a mirror)
     image_registries: tuple[str, ...] = ()  # where this release's manifest (or chart) pulls its images from
+    manifest_sha256: str = ""  # checked before `kubectl apply`: the profile's, or the pin of data/checksums.yaml
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,23 @@ CONFIG_DIR = "/etc/k8s-firstboot"
 DONE_MARKER = "/var/lib/k8s-firstboot/done"   # the script's $DONE_MARKER, the unit's ConditionPathExists
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 PROXY_BOOT_ENV = f"{CONFIG_DIR}/proxy-boot.env"   # NO_PROXY with the address the host has at boot
+REPORT_CURLRC = f"{CONFIG_DIR}/report.curlrc"
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
 KUBELET_SYSCONFIG_PATH = "/etc/sysconfig/kubelet"
 KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
 SUDOERS_PATH = "/etc/sudoers.d/k8s-firstboot-admin"   # no dot in the name: sudo skips such files
+REGISTRIES_PATH = "/etc/containers/registries.conf.d/90-k8s-firstboot.conf"
+PROXY_DROPIN_PATHS = tuple(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf" for unit in ("crio", "kubelet"))
+KEEPALIVED_CONF_PATH = configs.KEEPALIVED_CONF
+STATE_DIR = "/var/lib/k8s-firstboot"  # the done-marker and step records (templates/bootstrap.sh.j2)
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
 FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH,
                SUDOERS_PATH)
+# files written only for some profiles, and folders that are the bootstrap's alone
+CONDITIONAL_PATHS = PROXY_DROPIN_PATHS + (REGISTRIES_PATH, KEEPALIVED_CONF_PATH, configs.KEEPALIVED_CHECK)
+OWN_DIRS = (CONFIG_DIR, STATE_DIR)
 
 
 @dataclass(frozen=True)
@@ -120,20 +128,21 @@ def node_files(node: Node) -> list[NodeFile]:
     if node.registration:  # read by the os_register step, then removed
         files.append(NodeFile(f"{CONFIG_DIR}/rhsm", f"{node.registration.organization}\n"
                                                     f"{node.registration.activation_key}\n", 0o600, secret=True))
+    if node.report_url:
+        files.append(NodeFile(REPORT_CURLRC, configs.report_curlrc(node), 0o600, secret=True))
     if node.proxy:
-        files += [NodeFile(PROXY_ENV, configs.proxy_env(node)),
+        files += [NodeFile(PROXY_ENV, configs.proxy_env(node), 0o600, secret=True),  # may hold proxy credentials
                   NodeFile(configs.DNF_PROXY_CONF, configs.dnf_proxy_conf(node),
                            *((0o600, True) if configs.dnf_proxy_has_credentials(node) else ()))]
-        files += [NodeFile(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf", configs.proxy_dropin())
-                  for unit in ("crio", "kubelet")]
+        files += [NodeFile(path, configs.proxy_dropin()) for path in PROXY_DROPIN_PATHS]
     if node.virtual_ip:
-        files += [NodeFile(configs.KEEPALIVED_CONF, configs.keepalived_conf(node)),
+        files += [NodeFile(KEEPALIVED_CONF_PATH, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
     if node.admin and node.admin.nopasswd_sudo:
         files.append(NodeFile(SUDOERS_PATH, f"# k8s-firstboot: users.admin.sudo: nopasswd\n"
                                             f"{node.admin.name} ALL=(ALL) NOPASSWD: ALL\n", 0o440))
     if node.registry_mirrors:
-        files.append(NodeFile("/etc/containers/registries.conf.d/90-k8s-firstboot.conf", configs.registries_conf(node)))
+        files.append(NodeFile(REGISTRIES_PATH, configs.registries_conf(node)))
     if node.pki:
         files += [NodeFile(f"{CONFIG_DIR}/pki/{name}", pem, 0o600 if name.endswith(".key") else 0o644,
                            secret=name.endswith(".key"))

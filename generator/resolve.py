@@ -5,8 +5,8 @@ import ipaddress
 from pathlib import Path
 
 from generator import releases, secrets
-from generator.load import Document
-from generator import airgap, proxy
+from generator.load import Document, file_label
+from generator import airgap, proxy, trust
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
@@ -161,8 +161,10 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     cni_entry = releases.cni_plugin(plugin)
     cni_release = cni_entry["versions"][cni_version]  # check_choices refused a minor no release of the plugin fits
     archived = not c.get("manifest_url") and "manifest_archive" in cni_release
+    manifest_url = c.get("manifest_url") or cni_release.get("manifest", "")
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
-                  manifest_url=c.get("manifest_url") or cni_release.get("manifest", ""),
+                  manifest_url=manifest_url,
+                  manifest_sha256=c.get("manifest_sha256") or trust.pinned_sha256(manifest_url),
                   ports=tuple(cni_entry.get("ports", ())), install=cni_entry.get("install", "manifest"),
                   release=cni_release.get("release", ""), interfaces=tuple(cni_entry.get("interfaces", ())),
                   manifest_archive=cni_release["manifest_archive"] if archived else "",
@@ -223,6 +225,9 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     if not users:
         warnings.append("no users: the Kickstart locks root and adds no admin, so nobody can log in (cloud-init "
                         "keeps the image's default user); set users.admin with ssh_keys and sudo: nopasswd")
+    if not cl.get("join") and not any(ch in "123456789" for ch in kube.token_ttl):
+        warnings.append(f"kubernetes.token_ttl {kube.token_ttl} makes a bootstrap token that never expires: whoever "
+                        "reads any artifact can join nodes for good; use a lifetime such as 24h and `gen token renew`")
     if os_entry.get("requires_subscription") and not o.get("install_url"):
         warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
                         f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
@@ -243,7 +248,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         v = cl["virtual_ip"]
         vip = VirtualIp(v["address"], v.get("interface", ""), v.get("router_id", 51), 150 if action == "init" else 100)
     node = Node(
-        source=Path(doc.files[0]).name, role=role, action=action, hostname=hostname, cluster=cluster,
+        source=file_label(doc.files[0]), role=role, action=action, hostname=hostname, cluster=cluster,
         os=os_spec,
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
@@ -279,6 +284,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),
     )
+    node = dataclasses.replace(node, warnings=node.warnings + tuple(trust.download_warnings(node)))
     if node.air_gapped:
         node = dataclasses.replace(node, warnings=node.warnings + tuple(airgap.public_downloads(node)))
     return node

@@ -5,7 +5,7 @@ import ipaddress
 from generator import releases
 from generator.errors import Problem, ProfileError
 from generator.load import Document
-from generator.render import CONFIG_DIR, FIXED_PATHS
+from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
 from generator.resolve import REPO_PATHS
 
 # keys a node profile needs once everything it extends is merged
@@ -58,7 +58,7 @@ def _cloud_init_files(doc: Document, problems: list[Problem]) -> None:
         if not isinstance(path, str):
             continue
         where = ("cloud_init", "write_files", i, "path")
-        if path in FIXED_PATHS + REPO_PATHS or path == CONFIG_DIR or path.startswith(CONFIG_DIR + "/"):
+        if path in FIXED_PATHS + CONDITIONAL_PATHS + REPO_PATHS or any(path == d or path.startswith(d + "/") for d in OWN_DIRS):
             problems.append(doc.problem(where, f"{path} is written by k8s-firstboot itself; pick another path"))
         elif path in seen:
             problems.append(doc.problem(where, f"{path} is already written by cloud_init.write_files[{seen[path]}]"))

@@ -8,7 +8,9 @@ public-key hash at render time. Rendering nodes of one cluster in any order give
 import datetime
 import hashlib
 import os
+import re
 import secrets as random
+import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from generator.errors import Problem, ProfileError
+from generator.private import directory_problem, write_atomically
+
 SECRETS_ENV = "K8S_FIRSTBOOT_SECRETS_DIR"
 CA_YEARS = 10
 # NotBefore this far before render time. kubeadm refuses a CA that is "not yet valid" by the node's clock, and
@@ -26,6 +31,11 @@ CA_YEARS = 10
 # machine's RTC drifts for weeks. A week covers those at no cost (validity only reaches further into the past).
 CA_BACKDATE = datetime.timedelta(days=7)
 TOKEN_ALPHABET = string.ascii_lowercase + string.digits
+# kubeadm's bootstrap token format (cmd/kubeadm/app/apis/bootstraptoken: BootstrapTokenPattern)
+TOKEN_FORMAT = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
+# exactly one PEM block and nothing around it: the text goes verbatim into Kickstart heredocs and user-data
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\n(?:[A-Za-z0-9+/=]{1,76}\n)+-----END \1-----\n?")
+MAX_SECRETS_BYTES = 64 * 1024  # four key pairs take about 3 KiB as P-256, about 25 KiB as RSA-4096
 
 
 @dataclass(frozen=True)
@@ -125,36 +135,123 @@ def _to_data(s: ClusterSecrets) -> dict:
             "etcd_ca": pair(s.etcd_ca), "service_account": pair(s.service_account)}
 
 
-def _from_data(d: dict) -> ClusterSecrets:
-    pair = lambda k: KeyPair(d[k]["cert"], d[k]["key"])  # noqa: E731
-    return ClusterSecrets(pair("ca"), pair("front_proxy_ca"), pair("etcd_ca"), pair("service_account"), d["token"])
+def _problem(path: Path, message: str) -> ProfileError:
+    return ProfileError([Problem(str(path), 0, "secrets", message)])
+
+
+def _public_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _checked_pair(path: Path, name: str, entry, is_ca: bool) -> KeyPair:
+    """A certificate (or public key) and its private key, both parsed and matching each other."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("cert"), str) or not isinstance(entry.get("key"), str):
+        raise _problem(path, f"{name}: needs `cert` and `key` PEM texts")
+    for part in ("cert", "key"):
+        if not PEM_BLOCK.fullmatch(entry[part]):
+            raise _problem(path, f"{name}.{part}: not a single PEM block (text before or after it, or a damaged body)")
+    try:
+        if is_ca:
+            public = x509.load_pem_x509_certificate(entry["cert"].encode()).public_key()
+        else:
+            public = serialization.load_pem_public_key(entry["cert"].encode())
+        private = serialization.load_pem_private_key(entry["key"].encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise _problem(path, f"{name}: unreadable PEM ({exc})") from None
+    if _public_der(private.public_key()) != _public_der(public):
+        raise _problem(path, f"{name}: the key does not belong to its {'certificate' if is_ca else 'public key'}")
+    return KeyPair(entry["cert"], entry["key"])
+
+
+def _from_data(path: Path, d) -> ClusterSecrets:
+    if not isinstance(d, dict):
+        raise _problem(path, "not a cluster secrets file (expected a mapping with token and CAs)")
+    token = d.get("token")
+    if not isinstance(token, str) or not TOKEN_FORMAT.fullmatch(token):
+        raise _problem(path, "token: not a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})")
+    return ClusterSecrets(_checked_pair(path, "ca", d.get("ca"), True),
+                          _checked_pair(path, "front_proxy_ca", d.get("front_proxy_ca"), True),
+                          _checked_pair(path, "etcd_ca", d.get("etcd_ca"), True),
+                          _checked_pair(path, "service_account", d.get("service_account"), False), token)
+
+
+def _private_directory(directory: Path) -> Path:
+    """The secrets directory, made 0700 if missing; refused unless it and every folder above it are trusted."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    real = directory.resolve()
+    for folder in (real, *real.parents):
+        problem = directory_problem(folder)
+        if problem:
+            raise _problem(directory, f"cluster secrets are not kept here: {problem}")
+    mode = stat.S_IMODE(os.stat(real).st_mode)
+    if mode & 0o077:
+        raise _problem(directory, f"the cluster secrets directory must be 0700, not {mode:04o} (chmod 700 {directory})")
+    return directory
+
+
+def _open_private(path: Path) -> int | None:
+    """A descriptor of the user's own 0600 secrets file (never through a symlink), or None if there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _problem(path, f"cannot open it without following links: {exc.strerror}") from None
+    info = os.fstat(fd)
+    reason = None
+    if not stat.S_ISREG(info.st_mode):
+        reason = "not a regular file"
+    elif info.st_uid != os.geteuid():
+        reason = f"belongs to uid {info.st_uid}, not to you (uid {os.geteuid()}); someone else may have planted it"
+    elif stat.S_IMODE(info.st_mode) & 0o077:
+        reason = f"mode {stat.S_IMODE(info.st_mode):04o}: others may have read or changed it; it must be 0600"
+    elif info.st_size > MAX_SECRETS_BYTES:
+        reason = f"{info.st_size} bytes, far larger than a secrets file"
+    if reason:
+        os.close(fd)
+        raise _problem(path, f"refused: {reason}")
+    return fd
 
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    _private_directory(path.parent)
+    write_atomically(path, text.encode("utf-8"), 0o600)
+
+
+def _read(path: Path) -> ClusterSecrets | None:
+    """The checked secrets in `path`, or None if the file does not exist."""
+    fd = _open_private(path)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(MAX_SECRETS_BYTES + 1)
+    try:
+        return _from_data(path, yaml.safe_load(raw.decode("utf-8")))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        # the line only: PyYAML's message quotes the text around it, which may be key material
+        mark = getattr(exc, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark else ""
+        raise _problem(path, f"damaged cluster secrets file{where}; restore it from backup") from None
 
 
 def load(path: Path) -> ClusterSecrets:
-    try:
-        return _from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (KeyError, TypeError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: damaged cluster secrets file ({exc}); restore it from backup") from None
+    _private_directory(path.parent)
+    found = _read(path)
+    if found is None:
+        raise _problem(path, "no cluster secrets file here")
+    return found
 
 
 def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     path = secrets_path(cluster, directory)
-    if path.exists():
-        return load(path)
+    _private_directory(path.parent)
+    found = _read(path)
+    if found is not None:
+        return found
     fresh = generate()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:  # O_EXCL: if another render made the file meanwhile, use that one
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         return load(path)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -166,13 +263,15 @@ def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecret
 def load_or_throwaway(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     """The cluster's secrets if they exist, else fresh ones that are not kept (for checks that write nothing)."""
     path = secrets_path(cluster, directory)
-    return load(path) if path.exists() else generate()
+    if not os.path.lexists(path):
+        return generate()
+    return load(path)
 
 
 def renew_token(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     """Replace the bootstrap token (after it expired); the CAs stay."""
     path = secrets_path(cluster, directory)
-    current = load(path) if path.exists() else load_or_create(cluster, directory)
+    current = load_or_create(cluster, directory)
     renewed = ClusterSecrets(current.ca, current.front_proxy_ca, current.etcd_ca, current.service_account, new_token())
     write_private(path, "# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n"
                   + yaml.safe_dump(_to_data(renewed), sort_keys=False))

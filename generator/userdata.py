@@ -70,7 +70,7 @@ def read_script(path: Path) -> Script:
     if not text.startswith("#!"):
         raise ProfileError([Problem(display, 1, "extra-script",
                                     "must start with an interpreter line such as #!/bin/bash (cloud-init executes it)")])
-    if not SCRIPT_NAME.match(path.name) or path.name in RESERVED_SCRIPT_NAMES:
+    if not SCRIPT_NAME.fullmatch(path.name) or path.name in RESERVED_SCRIPT_NAMES:
         raise ProfileError([Problem(display, 1, "extra-script",
                                     f"file name {path.name!r} cannot be used: letters, digits and ._- only, not 'runcmd'")])
     return Script(path.name, text)

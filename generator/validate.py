@@ -43,8 +43,9 @@ def user_data_checks(path: Path, node: Node) -> tuple[list[Problem], list[str]]:
     return problems, notes
 
 
-def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> tuple[list[Problem], list[str]]:
-    """(problems, notes) for every profile; secrets are never created here."""
+def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
+                      strict: bool = False) -> tuple[list[Problem], list[str]]:
+    """(problems, notes) for every profile; secrets are never created here. strict: warnings are problems."""
     problems: list[Problem] = []
     notes: list[str] = []
     for path in paths:
@@ -62,7 +63,10 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> tup
         problems += ud_problems
         notes += ud_notes
         for warning in node.warnings:
-            notes.append(f"{path}: warning: {warning}")
+            if strict:
+                problems.append(Problem(str(path), 0, "strict", warning))
+            else:
+                notes.append(f"{path}: warning: {warning}")
         if node.pki:
             notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
                          f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")

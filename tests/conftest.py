@@ -31,10 +31,35 @@ def secrets_dir(tmp_path_factory, monkeypatch):
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def standin_checksums(tmp_path_factory):
+    """The stand-in curl serves other bytes than the real mirrors: pin every pinned URL to the stand-in's digest,
+    so rehearsals run the node's checksum check (and pass it) exactly where the real table pins a file."""
+    import hashlib
+
+    import yaml
+    from standin import DOWNLOAD
+
+    from generator import DATA_DIR
+    real = yaml.safe_load((DATA_DIR / "checksums.yaml").read_text())
+    digest = hashlib.sha256(DOWNLOAD.encode()).hexdigest()
+    path = tmp_path_factory.mktemp("checksums") / "standin-checksums.yaml"
+    path.write_text(yaml.safe_dump({url: {"sha256": digest, "source": "tests/standin.py DOWNLOAD"} for url in real}))
+    os.environ["K8S_FIRSTBOOT_CHECKSUMS"] = str(path)
+    yield path
+    os.environ.pop("K8S_FIRSTBOOT_CHECKSUMS", None)
+
+
 @pytest.fixture
 def write_profile(tmp_path):
-    """Write YAML files into a temp folder: write_profile('name.yaml', text) -> path."""
+    """Write YAML files into a temp folder: write_profile('name.yaml', text) -> path.
+
+    The repository's examples are copied beside them as profiles/, so a test profile can extend one
+    (`extends: profiles/worker.yaml`): `extends:` never leaves the folder of the profile rendered.
+    """
     def write(name: str, text: str | bytes) -> Path:
+        if not (tmp_path / "profiles").exists():
+            shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(text, bytes):

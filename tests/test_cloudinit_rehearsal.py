@@ -32,7 +32,7 @@ CLOUD_INIT_STATE = ("/var/lib/cloud/", "/run/cloud-init/", "/var/log/")
 CLOUD_CFG = {
     "datasource_list": ["NoCloud"],
     "system_info": {"distro": "rhel"},
-    "cloud_init_modules": ["write_files"],
+    "cloud_init_modules": ["bootcmd", "write_files"],  # bootcmd first, as in config/cloud.cfg.tmpl (22.4 and today)
     "cloud_config_modules": ["runcmd"],
     "cloud_final_modules": ["write_files_deferred", "scripts_user"],
 }

@@ -119,7 +119,7 @@ def test_workers_carry_no_cluster_keys(cluster):
 def test_virtual_ip_needs_matching_endpoint_and_a_first_control_plane(write_profile):
     from generator.errors import ProfileError
     from generator.pipeline import checked_profile
-    bad = write_profile("x.yaml", f"extends: {ROOT}/profiles/ha/cp2.yaml\nkubernetes: {{control_plane_endpoint: 10.1.1.1:6443}}\n")
+    bad = write_profile("x.yaml", f"extends: profiles/ha/cp2.yaml\nkubernetes: {{control_plane_endpoint: 10.1.1.1:6443}}\n")
     with pytest.raises(ProfileError) as err:
         checked_profile(bad)
     assert "kubernetes.control_plane_endpoint: with cluster.virtual_ip the endpoint must be that address" in str(err.value.problems[0])

@@ -8,6 +8,7 @@ ran leaves /var/pwned (the sandbox's /tmp is a tmpfs that vanishes, /var is a sc
 """
 
 import copy
+import hashlib
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from conftest import ROOT, need, run_gen
 from resilience import boot, run_post
 from sandbox import Sandbox, bwrap_available
+from standin import DOWNLOAD
 
 from generator import verify
 from generator.errors import ProfileError
@@ -49,7 +51,6 @@ CONTROL_PLANE = {
     "os": {"distro": "rocky", "version": "9", "selinux": "enforcing", "firewall": "ports",
            "timezone": "Europe/Berlin", "language": "en_US.UTF-8", "keyboard": "us",
            "install_url": "https://mirror.example/rocky/9/BaseOS/x86_64/os/", "disk": "vda",
-           # set, so that the benign shape has its `repo` line: a legal appstream_url adds no new kind of command
            "appstream_url": "https://mirror.example/rocky/9/AppStream/x86_64/os/"},
     "network": {"bootproto": "static", "device": "eth0", "address": "192.168.122.10/24",
                 "gateway": "192.168.122.1", "nameservers": ["192.168.122.1"]},
@@ -58,7 +59,8 @@ CONTROL_PLANE = {
     "kubernetes": {"version": "1.34", "pod_cidr": "10.244.0.0/16", "service_cidr": "10.96.0.0/12",
                    "control_plane_endpoint": "192.168.122.10:6443", "advertise_address": "192.168.122.10",
                    "token_ttl": "24h"},
-    "cni": {"plugin": "calico", "version": "3.32", "manifest_url": "https://mirror.example/calico/v3.30.0/calico.yaml"},
+    "cni": {"plugin": "calico", "version": "3.32", "manifest_url": "https://mirror.example/calico/v3.30.0/calico.yaml",
+            "manifest_sha256": hashlib.sha256(DOWNLOAD.encode()).hexdigest()},  # what the stand-in curl serves
     "bootstrap": {"step_timeout": 30, "retry_delay": 1},
 }
 # a worker joining a cluster by token: the only place cluster.join's strings are allowed

@@ -21,7 +21,7 @@ MIRROR = "https://mirror.internal.example"
 
 def mirrored(extends: str) -> str:
     return yaml.safe_dump({
-        "extends": str(ROOT / extends),
+        "extends": extends,  # write_profile puts the examples beside it
         "air_gapped": True,
         "os": {"install_url": f"{MIRROR}/os/BaseOS/", "appstream_url": f"{MIRROR}/os/AppStream/"},
         "cni": {"manifest_url": f"{MIRROR}/cni/calico.yaml"},
@@ -67,7 +67,7 @@ def kubeadm_documents_text(text: str) -> dict:
 
 
 def test_air_gapped_without_mirrors_names_each_public_source(write_profile, tmp_path):
-    profile = write_profile("a.yaml", f"extends: {ROOT}/profiles/master.yaml\nair_gapped: true\n")
+    profile = write_profile("a.yaml", f"extends: profiles/master.yaml\nair_gapped: true\n")
     warnings = [w for w in node_from_profile(profile, tmp_path).warnings if w.startswith("air_gapped")]
     text = "\n".join(warnings)
     for key in ("os.install_url", "os.appstream_url", "mirrors.kubernetes.baseurl", "mirrors.kubernetes.gpgkey",
@@ -99,7 +99,7 @@ def test_proxy_reaches_dnf_curl_crio_and_kubelet(write_profile, tmp_path):
 
 
 def test_proxy_values_cannot_inject(write_profile, tmp_path):
-    profile = write_profile("p.yaml", f'extends: {ROOT}/profiles/worker.yaml\nproxy: {{https: "http://p:1/\\"; reboot; \\""}}\n')
+    profile = write_profile("p.yaml", f'extends: profiles/worker.yaml\nproxy: {{https: "http://p:1/\\"; reboot; \\""}}\n')
     result = run_gen("ks", str(profile), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
     assert result.returncode == 2 and "proxy.https" in result.stderr
 
@@ -108,7 +108,7 @@ def test_proxy_values_cannot_inject(write_profile, tmp_path):
                                                           ("cilium", "1.18", "1.33", "4240/tcp")])
 def test_other_cnis_install(write_profile, tmp_path, plugin, version, minor, port):
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    profile = write_profile("c.yaml", f"extends: {ROOT}/profiles/master.yaml\n"
+    profile = write_profile("c.yaml", f"extends: profiles/master.yaml\n"
                                       f"kubernetes: {{version: '{minor}'}}\ncni: {{plugin: {plugin}, version: '{version}'}}\n")
     node = node_from_profile(profile, tmp_path / "state")
     assert port in node.firewall_ports
@@ -130,11 +130,11 @@ def test_other_cnis_install(write_profile, tmp_path, plugin, version, minor, por
 
 
 def test_flannel_needs_its_pod_network_and_cilium_a_new_kernel(write_profile):
-    flannel = write_profile("f.yaml", f"extends: {ROOT}/profiles/master.yaml\n"
+    flannel = write_profile("f.yaml", f"extends: profiles/master.yaml\n"
                                       "kubernetes: {pod_cidr: 10.32.0.0/16}\ncni: {plugin: flannel, version: '0.27'}\n")
     result = run_gen("ks", str(flannel))
     assert result.returncode == 2 and "kubernetes.pod_cidr: flannel's manifest assumes the pod network 10.244.0.0/16" in result.stderr
-    cilium = write_profile("c.yaml", f"extends: {ROOT}/profiles/classic/master.yaml\n"
+    cilium = write_profile("c.yaml", f"extends: profiles/classic/master.yaml\n"
                                      "kubernetes: {version: '1.33'}\ncni: {plugin: cilium, version: '1.18'}\n")
     result = run_gen("ks", str(cilium))
     assert result.returncode == 2 and "cni.plugin: cilium needs a newer kernel" in result.stderr

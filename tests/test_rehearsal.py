@@ -231,7 +231,7 @@ def test_a_second_run_changes_nothing(rehearsed, profile):
 
 def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    profile = write_profile("w.yaml", f"extends: {ROOT}/profiles/worker.yaml\n"
+    profile = write_profile("w.yaml", f"extends: profiles/worker.yaml\n"
                                       "bootstrap: {report_url: 'https://status.example/k8s'}\n")
     node = node_from_profile(profile, tmp_path / "state")
     box = Sandbox(tmp_path / "box")
@@ -243,10 +243,14 @@ def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     assert status["state"] == "failed" and status["step"] == "kernel_modules" and status["error"]
     assert "failed at step kernel_modules" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
     assert "FAILED" in box.console()
-    posts = [c for c in box.command_lines() if c.startswith("curl ") and "https://status.example/k8s" in c]
+    # the URL reaches curl through a 0600 config file (-K), never its command line
+    posts = [c for c in box.command_lines() if c.startswith("curl ") and "-K /etc/k8s-firstboot/report.curlrc" in c]
     assert posts and all("--data-binary @/var/lib/k8s-firstboot/status.json" in c for c in posts)
+    assert not [c for c in box.command_lines() if "status.example" in c]
+    curlrc = box.file("/etc/k8s-firstboot/report.curlrc")
+    assert 'url = "https://status.example/k8s"' in curlrc.read_text() and curlrc.stat().st_mode & 0o777 == 0o600
     # the monitoring endpoint being down never stops the node
-    (box.record / "faults").write_text("always curl https://status.example/k8s\n")
+    (box.record / "faults").write_text("always curl /etc/k8s-firstboot/report.curlrc\n")
     assert run_first_boot(box).returncode == 0
     assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
 

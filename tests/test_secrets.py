@@ -11,6 +11,7 @@ from conftest import ROOT, run_gen
 from rehearsal import kubeadm_documents, openssl_ca_hash
 
 from generator import secrets
+from generator.errors import ProfileError
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 
@@ -57,10 +58,12 @@ def test_renewing_the_token_keeps_the_cas(tmp_path):
 
 
 def test_damaged_secrets_file_is_a_clear_error(tmp_path):
-    secrets.secrets_path("c1", tmp_path).write_text("token: [\n")
+    path = secrets.secrets_path("c1", tmp_path)
+    path.write_text("token: [\n")
+    path.chmod(0o600)
     try:
         secrets.load_or_create("c1", tmp_path)
-    except ValueError as exc:
+    except ProfileError as exc:
         assert "damaged cluster secrets file" in str(exc)
     else:
         raise AssertionError("a damaged file was accepted")
@@ -98,7 +101,7 @@ def test_worker_then_master_in_separate_runs_agree(tmp_path):
 def test_existing_cluster_join_uses_given_values(write_profile, tmp_path):
     token, digest = "abcdef.0123456789abcdef", "sha256:" + "ab" * 32
     profile = write_profile("w.yaml", f"""
-extends: {ROOT}/profiles/cluster.yaml
+extends: profiles/cluster.yaml
 role: worker
 hostname: w9
 cluster: {{name: other, join: {{token: {token}, ca_cert_hash: "{digest}"}}}}

@@ -1,0 +1,41 @@
+"""Private files on the machine that renders: which directories to trust, and writes no one else can touch.
+
+A directory is trusted when it belongs to us (or to root) and no one else can write to it, unless it is sticky
+(as /tmp is), where others can add names but not rename or remove ours. Files are written through a fresh
+mkstemp name (O_EXCL, 0600 from the start) and renamed into place, so no one can plant or hijack the temporary
+file, and the mode is set on the descriptor, never again by path.
+"""
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+def directory_problem(path: Path) -> str | None:
+    """Why `path` (an existing directory) is not safe to write private files into, or None."""
+    info = os.stat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{path} is not a directory"
+    # as root, a directory of any other user is theirs to rearrange; as a user, root's are fine
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"{path} belongs to uid {info.st_uid}, not to you (uid {os.geteuid()})"
+    if info.st_mode & OTHERS_WRITE and not info.st_mode & stat.S_ISVTX:
+        return (f"{path} is writable by others (mode {stat.S_IMODE(info.st_mode):04o}) without the sticky bit; "
+                f"use a directory only you can write to (chmod go-w)")
+    return None
+
+
+def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
+    """Write `payload` to `path` through a fresh temporary file in the same directory, then rename it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
