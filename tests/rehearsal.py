@@ -4,6 +4,7 @@ Shared by the Kickstart and cloud-init rehearsals so both carriers face the same
 """
 
 import configparser
+import shutil
 import shlex
 import subprocess
 from pathlib import Path
@@ -46,9 +47,12 @@ def as_a_site_runs_it(profile: Path, folder: Path) -> Path:
     """The profile itself, or for the classic recipe the profile plus mirrors of what upstream stopped serving."""
     if "classic" not in profile.parts:
         return profile
-    folder.mkdir(parents=True, exist_ok=True)
-    site = folder / profile.name
-    site.write_text(f"extends: {profile}\n{UNSERVED_MIRRORS}")
+    # extends never leaves the folder of the profile rendered: the site's file sits beside a copy of the recipe
+    copy = folder / "profiles"
+    if not copy.exists():
+        shutil.copytree(profile.parent.parent, copy)
+    site = copy / profile.parent.name / f"site-{profile.name}"
+    site.write_text(f"extends: {profile.name}\n{UNSERVED_MIRRORS}")
     return site
 
 

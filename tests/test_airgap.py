@@ -35,7 +35,7 @@ def sandbox_available():
 
 
 def rehearse(write_profile, tmp_path, base: str, settings: dict):
-    node = node_from_profile(write_profile("site.yaml", yaml.safe_dump({"extends": str(ROOT / base), **settings})),
+    node = node_from_profile(write_profile("site.yaml", yaml.safe_dump({"extends": base, **settings})),
                              tmp_path / "secrets")
     box = Sandbox(tmp_path / "box", os_key=node.os.key, reachable=())  # the site's own hosts only
     run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
@@ -64,3 +64,19 @@ def test_the_air_gap_is_real(write_profile, tmp_path):
     assert any("mirrors.images" in w for w in node.warnings)
     assert result.returncode != 0
     assert "lookup registry.k8s.io: no such host" in box.file("/var/lib/k8s-firstboot/images-pull.log").read_text()
+
+
+def test_strict_validate_names_every_public_source_with_its_key(write_profile, tmp_path):
+    """`gen validate --strict` on an air-gapped profile: exit 2, one line per public source and the key that
+    replaces it (the air gap warnings become problems)."""
+    from conftest import run_gen
+
+    profile = write_profile("a.yaml", "extends: profiles/master.yaml\nair_gapped: true\n")
+    result = run_gen("validate", "--strict", str(profile), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path / "s")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    for key in ("os.install_url", "mirrors.kubernetes.baseurl", "mirrors.kubernetes.gpgkey", "mirrors.crio.baseurl",
+                "mirrors.crio.gpgkey", "cni.manifest_url", "mirrors.images", "mirrors.registries"):
+        assert key in result.stderr, (key, result.stderr)
+    readme = write_profile("r.yaml", yaml.safe_dump({"extends": "profiles/master.yaml", **readme_example()}))
+    result = run_gen("validate", "--strict", str(readme), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path / "s")})
+    assert "air_gapped" not in result.stdout + result.stderr, result.stdout + result.stderr

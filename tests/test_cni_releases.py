@@ -54,7 +54,7 @@ def air_gapped(write_profile, plugin: str, version: str, minor: str, mirrored: t
     registries = [{"prefix": p, "location": f"registry.internal.example:5000/{p}"} for p in mirrored]
     base = "profiles/classic/master.yaml" if releases.minor_key(minor) < (1, 28) else "profiles/master.yaml"
     return write_profile(name, yaml.safe_dump({
-        "extends": str(ROOT / base), "air_gapped": True,
+        "extends": base, "air_gapped": True,
         "kubernetes": {"version": minor, "pod_cidr": "10.244.0.0/16"}, "cni": {"plugin": plugin, "version": version},
         "mirrors": {"registries": registries}}))
 
@@ -113,7 +113,7 @@ def test_air_gapped_cilium_names_the_chart_source_unless_mirrored(write_profile,
 
 def rehearse(write_profile, tmp_path, cni: str) -> Sandbox:
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    profile = write_profile("c.yaml", f"extends: {ROOT}/profiles/master.yaml\nkubernetes: {{version: '1.33'}}\n{cni}\n")
+    profile = write_profile("c.yaml", f"extends: profiles/master.yaml\nkubernetes: {{version: '1.33'}}\n{cni}\n")
     node = node_from_profile(profile, tmp_path / "state")
     if verify.shellcheck_tool():
         script = [f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot"][0]

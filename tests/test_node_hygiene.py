@@ -72,7 +72,7 @@ def test_kubic_and_copr_repositories_are_module_hotfixes(tmp_path):
 
 def test_registration_comes_before_the_os_repositories(write_profile, tmp_path):
     profile = write_profile("r.yaml", yaml.safe_dump({
-        "extends": str(ROOT / "profiles/worker.yaml"), "os": {"distro": "rhel", "version": "9",
+        "extends": "profiles/worker.yaml", "os": {"distro": "rhel", "version": "9",
                                                                "install_url": "http://repo.lan/rhel9/BaseOS/",
                                                                "registration": {"organization": "1234",
                                                                                 "activation_key": "k8s-nodes"}}}))

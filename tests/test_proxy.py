@@ -14,7 +14,7 @@ PROXY = "http://proxy.lan:3128"
 
 
 def proxied(base: str, no_proxy: list[str], **extra) -> str:
-    return yaml.safe_dump({"extends": str(ROOT / base), "proxy": {"http": PROXY, "https": PROXY, "no_proxy": no_proxy},
+    return yaml.safe_dump({"extends": base, "proxy": {"http": PROXY, "https": PROXY, "no_proxy": no_proxy},
                            **extra})
 
 
@@ -91,7 +91,7 @@ def test_cloud_instance_advertises_its_boot_address_unless_pinned(write_profile,
     assert "localAPIEndpoint" not in init
     ks_config = next(f.content for f in node_files(node) if f.path == "/etc/k8s-firstboot/kubeadm.yaml")
     assert "advertiseAddress: 192.168.122.10" in ks_config  # the Kickstart applies the static address
-    pinned = write_profile("p.yaml", f"extends: {ROOT}/profiles/master.yaml\nkubernetes: {{advertise_address: 10.0.0.7}}\n")
+    pinned = write_profile("p.yaml", f"extends: profiles/master.yaml\nkubernetes: {{advertise_address: 10.0.0.7}}\n")
     init = next(d for d in kubeadm_config_in(render_user_data(node_from_profile(pinned, tmp_path)))
                 if d["kind"] == "InitConfiguration")
     assert init["localAPIEndpoint"] == {"advertiseAddress": "10.0.0.7"}
@@ -111,7 +111,7 @@ def test_dnf_keeps_the_proxy_after_the_bootstrap(write_profile, tmp_path):
 
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
     secret_proxy = "http://ops:s3cr%21t@proxy.lan:3128"
-    profile = write_profile("p.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
+    profile = write_profile("p.yaml", yaml.safe_dump({"extends": "profiles/worker.yaml",
                                                       "proxy": {"https": secret_proxy, "http": secret_proxy,
                                                                 "no_proxy": [".example"]}}))
     node = node_from_profile(profile, tmp_path)
@@ -136,7 +136,7 @@ def test_dnf_keeps_the_proxy_after_the_bootstrap(write_profile, tmp_path):
 def test_repositories_no_proxy_names_bypass_dnf_conf_proxy(write_profile, tmp_path):
     # dnf.conf's proxy= has no exception list: a repository on a direct mirror says so itself
     profile = write_profile("m.yaml", yaml.safe_dump({
-        "extends": str(ROOT / "profiles/worker.yaml"), "proxy": {"http": PROXY, "no_proxy": [".lan"]},
+        "extends": "profiles/worker.yaml", "proxy": {"http": PROXY, "no_proxy": [".lan"]},
         "mirrors": {"kubernetes": {"baseurl": "http://repo.lan/k8s/", "gpgkey": ["http://repo.lan/k8s/key"]}}}))
     files = {f.path: f.content for f in node_files(node_from_profile(profile, tmp_path))}
     kube, crio = files["/etc/yum.repos.d/kubernetes.repo"], files["/etc/yum.repos.d/cri-o.repo"]
@@ -144,7 +144,7 @@ def test_repositories_no_proxy_names_bypass_dnf_conf_proxy(write_profile, tmp_pa
 
 
 def test_cloud_init_packages_get_the_proxy_first(write_profile, tmp_path):
-    profile = write_profile("c.yaml", yaml.safe_dump({"extends": str(ROOT / "profiles/worker.yaml"),
+    profile = write_profile("c.yaml", yaml.safe_dump({"extends": "profiles/worker.yaml",
                                                       "proxy": {"http": PROXY}, "cloud_init": {"packages": ["tmux"]}}))
     config = yaml.safe_load(render_user_data(node_from_profile(profile, tmp_path)))
     # write_files runs in cloud-init's init stage, `packages` in its final stage, runcmd's script after that
