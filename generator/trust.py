@@ -31,8 +31,11 @@ def download_warnings(node) -> list[str]:
     warnings = []
     cni = node.cni
     if cni.install == "manifest" and not cni.manifest_sha256:
-        warnings.append(f"cni: the {cni.plugin} manifest {cni.manifest_url} is applied with cluster-admin rights "
-                        "but no checksum is pinned for it; set cni.manifest_sha256")
+        source = cni.manifest_url or f"{cni.manifest_member} from {cni.manifest_archive}"
+        set_it = ("set cni.manifest_sha256" if cni.manifest_url else
+                  "serve an extracted copy and set cni.manifest_url and cni.manifest_sha256")
+        warnings.append(f"cni: the {cni.plugin} manifest {source} is applied with cluster-admin rights "
+                        f"but no checksum is pinned for it; {set_it}")
     if cni.install == "cilium-cli":
         warnings.append(f"cni: the cilium CLI {cni.cli_url} is checked only against the .sha256sum served beside it "
                         "(same origin); serve both from a mirror you trust")
