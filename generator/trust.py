@@ -39,6 +39,9 @@ def download_warnings(node) -> list[str]:
     if cni.install == "cilium-cli":
         warnings.append(f"cni: the cilium CLI {cni.cli_url} is checked only against the .sha256sum served beside it "
                         "(same origin); serve both from a mirror you trust")
+    if node.report_url.startswith("http://") and "@" in node.report_url.split("/")[2]:
+        warnings.append("bootstrap.report_url: plain http with a user and password: they cross the network in clear "
+                        "(Basic auth); use https")
     plain = [(key, url) for key, url in _sources(node) if url.startswith("http://")]
     for key, url in plain:
         warnings.append(f"{key}: {url} is plain http: anyone on the path can change what the node runs; use https")
