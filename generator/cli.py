@@ -82,9 +82,15 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     from generator.kickstart import erased_disks
     from generator.plan import plan
 
-    node = node_from_profile(profile, secrets_dir)
+    from generator.secrets import missing_note
+
+    node = node_from_profile(profile, secrets_dir, create_secrets=False)  # a dry run makes nothing
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
+    if not node.join.from_profile:
+        note = missing_note(node.cluster, secrets_dir)
+        if note:
+            print(f"note: {note}")
     if node.is_control_plane:
         from generator.cloudinit import cloud_instance
 

@@ -89,6 +89,7 @@ class CniSpec:
 class Join:
     token: str
     ca_cert_hash: str
+    from_profile: bool = False   # cluster.join: a cluster made elsewhere, no secrets file of ours
 
 
 @dataclass(frozen=True)

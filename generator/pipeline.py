@@ -22,9 +22,9 @@ def is_node_profile(doc: Document) -> bool:
     return "role" in doc.data
 
 
-def node_from_profile(path: Path | str, secrets_dir: Path | None = None) -> Node:
+def node_from_profile(path: Path | str, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
     doc = checked_profile(path)
     if not is_node_profile(doc):
         raise ProfileError([doc.problem(("role",), "this profile has no role: it holds shared settings; "
                                                    "render a node profile that extends it (role: control-plane or worker)")])
-    return resolve(doc, secrets_dir)
+    return resolve(doc, secrets_dir, create_secrets)

@@ -198,7 +198,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
 
     pki = None
     if cl.get("join"):
-        join = Join(cl["join"]["token"], cl["join"]["ca_cert_hash"])
+        join = Join(cl["join"]["token"], cl["join"]["ca_cert_hash"], from_profile=True)
     else:
         s = secrets.load_or_create(cluster, secrets_dir) if create_secrets else secrets.load_or_throwaway(cluster, secrets_dir)
         join = Join(s.token, s.ca_cert_hash)

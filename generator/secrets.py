@@ -12,6 +12,7 @@ import re
 import secrets as random
 import stat
 import string
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,6 +258,9 @@ def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecret
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n")
         handle.write(yaml.safe_dump(_to_data(fresh), sort_keys=False))
+    # a new CA changes every node's pinned hash: whoever renders must know one was made, and where
+    print(f"gen: made the secrets of cluster {cluster} (CAs, bootstrap token) in {path}; back it up: every node "
+          f"of the cluster must be rendered from this file", file=sys.stderr)
     return fresh
 
 
@@ -266,6 +270,15 @@ def load_or_throwaway(cluster: str, directory: Path | None = None) -> ClusterSec
     if not os.path.lexists(path):
         return generate()
     return load(path)
+
+
+def missing_note(cluster: str, directory: Path | None = None) -> str:
+    """What a check that makes nothing says when the cluster has no secrets yet ("" when it has)."""
+    path = secrets_path(cluster, directory)
+    if os.path.lexists(path):
+        return ""
+    return (f"cluster {cluster} has no secrets yet ({path}); nothing was made: the first `gen ks`, "
+            f"`gen cloud-init` or `gen build` makes them")
 
 
 def renew_token(cluster: str, directory: Path | None = None) -> ClusterSecrets:

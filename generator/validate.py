@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from generator import userdata, verify
+from generator import secrets, userdata, verify
 from generator.cloudinit import render_user_data
 from generator.errors import Problem, ProfileError
 from generator.kickstart import render_kickstart
@@ -57,6 +57,9 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
         if not is_node_profile(doc):
             continue  # shared settings: nothing to render
         node = resolve(doc, secrets_dir, create_secrets=False)
+        missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
+        if missing:
+            notes.append(f"{path}: note: {missing}")
         findings = artifact_findings(node)
         problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
         ud_problems, ud_notes = user_data_checks(path, node)

@@ -137,3 +137,21 @@ def test_token_renew_command_rerenders_with_the_new_token(tmp_path):
 def test_token_renew_without_secrets_is_exit_2(tmp_path):
     result = run_gen("token", "renew", "profiles/worker.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
     assert result.returncode == 2 and "has no secrets file yet" in result.stderr and result.stdout == ""
+
+
+def test_plan_makes_no_secrets_and_rendering_says_when_it_does(tmp_path):
+    """`gen plan` reads like a dry run: it makes nothing. The render that makes a cluster's CA says so, with the
+    path: a render against another secrets folder would otherwise make a second CA without a word."""
+    from conftest import run_gen
+
+    folder = tmp_path / "state"
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(folder)}
+    planned = run_gen("plan", "profiles/worker.yaml", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert not list(folder.glob("*.secrets.yaml")) if folder.exists() else True
+    assert "note: cluster demo has no secrets yet" in planned.stdout and "nothing was made" in planned.stdout
+    made = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w.ks"), env=env)
+    assert made.returncode == 0, made.stderr
+    assert f"made the secrets of cluster demo (CAs, bootstrap token) in {folder / 'demo.secrets.yaml'}" in made.stderr
+    again = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w2.ks"), env=env)
+    assert "made the secrets" not in again.stderr
