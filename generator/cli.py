@@ -67,8 +67,8 @@ def cloud_init_command(
     from generator.pipeline import node_from_profile
     from generator.userdata import encode, mime_archive, read_script
 
+    scripts = [read_script(path) for path in extra_script]  # bad input first: then nothing is made
     node = node_from_profile(profile, secrets_dir)
-    scripts = [read_script(path) for path in extra_script]
     text = render_user_data(node)
     if mime or scripts:
         text = mime_archive(text, scripts)
