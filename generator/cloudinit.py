@@ -134,7 +134,8 @@ def bootstrap_command() -> str:
     """
     script, unit = shlex.quote(SCRIPT_PATH), shlex.quote(Path(UNIT_PATH).name)
     handoff = f"{script} prepare && systemctl start --no-block {unit}"
-    return f"chmod 0700 {shlex.quote(CONFIG_DIR)} && {{ test -e {shlex.quote(DONE_MARKER)} || {{ {handoff}; }}; }}"
+    # (the secret folders are 0700 already: bootcmd, private_dirs_command, runs before write_files)
+    return f"test -e {shlex.quote(DONE_MARKER)} || {{ {handoff}; }}"
 
 
 def cloud_instance(node: Node) -> Node:

@@ -15,16 +15,13 @@ import dataclasses
 import ipaddress
 from urllib.parse import urlsplit
 
+from generator import releases
 from generator.model import HostEntry, KubeSpec, Proxy, RepoFile
 
 # the first libcurl that honours CIDR entries in no_proxy (curl's CURLOPT_NOPROXY documentation)
 CURL_CIDR_NO_PROXY = (7, 86)
 # names the cluster's own services go by inside the cluster
 CLUSTER_DOMAINS = (".svc", ".cluster.local")
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(".")[:2])
 
 
 def is_cidr(entry: str) -> bool:
@@ -112,7 +109,7 @@ def with_direct_repos(repo_files: tuple[RepoFile, ...], proxy: Proxy | None) -> 
 
 def cidr_warnings(section: dict, os_name: str, curl_version: str) -> list[str]:
     """The profile's CIDR no_proxy entries that this OS's curl and dnf ignore."""
-    if not curl_version or _version(curl_version) >= CURL_CIDR_NO_PROXY:
+    if not curl_version or releases.minor_key(curl_version) >= CURL_CIDR_NO_PROXY:
         return []
     return [f"proxy.no_proxy: {entry} is a CIDR; curl and dnf on {os_name} (libcurl {curl_version}; CIDRs need "
             f"7.86) ignore it, and Go programs (kubelet, CRI-O) match it only against destinations written as IP "

@@ -98,7 +98,8 @@ def _os_repo_file(doc: Document, os_entry: dict) -> RepoFile | None:
     return RepoFile(OS_REPO_PATH, tuple(repos))
 
 
-def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own_repos: bool) -> OsSpec:
+def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own_repos: bool) -> tuple[OsSpec, list[str]]:
+    """The OS settings, and the warnings about Anaconda's proxy for them."""
     o = _section(doc, "os")
     install_url = o.get("install_url") or entry.get("install_url", "")
     appstream_url = o.get("appstream_url") or ("" if o.get("install_url") else entry.get("appstream_url", ""))
@@ -112,7 +113,7 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own
         timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
         disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
         own_repos=own_repos, registration=bool(o.get("registration")),
-    )
+    ), installer[2]
 
 
 def _endpoint(value: str) -> tuple[str, int]:
@@ -241,8 +242,8 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     node_proxy = proxy.resolve_proxy(_section(doc, "proxy"), proxy.cluster_destinations(
         kube, hostname, net.get("address", ""), hosts, (cl.get("virtual_ip") or {}).get("address", "")))
     warnings += proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))
-    os_spec = _os_spec(doc, os_entry, key, node_proxy, own_repos=os_repos is not None)
-    warnings += proxy.installer_proxies(os_spec.install_url, os_spec.appstream_url, node_proxy)[2]
+    os_spec, installer_warnings = _os_spec(doc, os_entry, key, node_proxy, own_repos=os_repos is not None)
+    warnings += installer_warnings
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]

@@ -418,10 +418,11 @@ def kubeadm_advertise_address(config: str) -> str:
 
 
 def kubeadm() -> int:
-    version = kubeadm_version()
+    version = kubeadm_version()  # main() already refused the call if the package is not installed
     if version is None:
-        print("bash: kubeadm: command not found", file=sys.stderr)
-        return 127
+        print("standin kubeadm: the installed kubeadm package has no version (dnf install kubeadm-X.Y.Z)",
+              file=sys.stderr)
+        return 1
     subcommand = "config images pull" if ARGS[:3] == ["config", "images", "pull"] else ARGS[0]
     if subcommand not in KUBEADM_FLAGS:
         return 0
@@ -575,8 +576,24 @@ def kubectl() -> int:
 DOWNLOAD = "# stand-in CNI manifest\nkind: List\n"
 
 
+def curl_config_url(path: str) -> str | None:
+    """The `url` a curl -K file names (docs/cmdline-opts/config.md: `url = "..."`, quotes optional without
+    blanks); None when the file is missing or names none."""
+    import re
+    config = Path(path)
+    if not config.exists():
+        return None
+    found = re.search(r'(?m)^\s*-{0,2}url\s*[=: ]\s*"?([^"\s]+)"?\s*$', config.read_text())
+    return found.group(1) if found else None
+
+
 def curl() -> int:
     url = next((a for a in ARGS if a.startswith(("http://", "https://"))), "")
+    if option("-K") is not None:
+        url = curl_config_url(option("-K"))
+        if url is None:  # curl: "Cannot read config from ..." or no URL to fetch
+            print(f"curl: (2) no URL specified in {option('-K')}", file=sys.stderr)
+            return 2
     if url and not reachable(url):  # curl -f: exit 6 (host not resolved) or 22 (HTTP error such as 404)
         print(f"curl: (22) The requested URL returned error: 404 or no answer: {url}", file=sys.stderr)
         return 22
@@ -609,11 +626,17 @@ def tar() -> int:
     # the archives the bootstrap unpacks: a release tarball holding a CNI manifest (written to stdout with -O),
     # the cilium CLI (a cilium stand-in left where it was asked to go), or cilium's Helm chart
     member = next((a for a in ARGS if a.endswith((".yaml", ".yml"))), None)
+    if member and not Path(option("-xzf") or "").exists():
+        print(f"tar: {option('-xzf')}: Cannot open: No such file or directory", file=sys.stderr)
+        return 2
     if member:
         if "-O" in ARGS or "--to-stdout" in ARGS:
             print(f"# stand-in CNI manifest ({member})\nkind: List")
         return 0
     archive = option("-xzf") or ""
+    if not Path(archive).exists():
+        print(f"tar: {archive}: Cannot open: No such file or directory", file=sys.stderr)
+        return 2
     target = Path(option("-C") or ".")
     if ARGS[-1] == "cilium":  # the cilium CLI: leave a cilium stand-in where it was asked to go, and its release
         cli = target / "cilium"
@@ -698,11 +721,10 @@ FIREWALL_STATE = "/var/lib/standin-firewalld/state.json"
 
 
 def firewalld_version() -> tuple[int, int]:
-    release = Path("/etc/os-release")
-    fields = dict(l.split("=", 1) for l in release.read_text().splitlines() if "=" in l) if release.exists() else {}
-    if fields.get("ID", "").strip('"') == "fedora":
+    fields = os_release()
+    if fields.get("ID") == "fedora":
         return FIREWALLD_FEDORA
-    return FIREWALLD_BY_EL_MAJOR[fields.get("VERSION_ID", "9").strip('"').split(".")[0]]
+    return FIREWALLD_BY_EL_MAJOR[fields.get("VERSION_ID", "9").split(".")[0]]
 
 
 def firewall_initial(version: tuple[int, int]) -> dict:
@@ -718,7 +740,7 @@ def firewall_apply(state: dict, args: list[str], version: tuple[int, int]) -> st
     """Apply one firewall-offline-cmd call to the zones; the error the real one stops with, or None."""
     import ipaddress
     pairs = [(a.split("=", 1) + [""])[:2] if a.startswith("--") else ["", a] for a in args]
-    options = [(flag, value) for flag, value in pairs]
+    options = pairs
     for flag, _ in options:
         since = FIREWALL_OPTIONS_SINCE.get(flag)
         if since and version < since or not since and flag not in FIREWALL_OPTIONS:

@@ -130,3 +130,14 @@ def test_a_manifest_from_a_release_tarball_is_checked_too(write_profile, tmp_pat
         assert booted.returncode == 0 and applied, booted.stderr[-2000:]
     else:
         assert booted.returncode != 0 and not applied
+
+
+def test_curl_standin_reads_the_url_of_its_config_file(box):
+    """curl -K takes its URL from the file (curl docs/cmdline-opts/config.md); none there, no request."""
+    config = box.file("/etc/k8s-firstboot/report.curlrc")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 2
+    config.write_text('url = "https://status.example.com/k8s"\n')
+    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 22  # public, unreachable
+    config.write_text('url = "https://status.lan/k8s"\n')
+    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 0
