@@ -1,9 +1,8 @@
 """Config files the node needs, built as data and dumped (never templated YAML/INI text)."""
 
-from urllib.parse import unquote, urlsplit
-
 import yaml
 
+from generator import proxy
 from generator.model import Node, RepoFile
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
@@ -175,17 +174,16 @@ DNF_PROXY_CONF = "/etc/k8s-firstboot/dnf-proxy.conf"
 def dnf_proxy_conf(node: Node) -> str:
     """[main] lines that make dnf keep using the proxy after the bootstrap (dnf4 and dnf5 read [main] proxy=),
     the credentials apart in proxy_username/proxy_password, as dnf documents them."""
-    parts = urlsplit(node.proxy.https or node.proxy.http)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    lines = [f"proxy={parts.scheme}://{host}"]
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        lines += [f"proxy_username={unquote(user)}", f"proxy_password={unquote(password)}"]
+    url = node.proxy.https or node.proxy.http
+    lines = [f"proxy={proxy.without_credentials(url)}"]
+    credentials = proxy.url_credentials(url)
+    if credentials:
+        lines += [f"proxy_username={credentials[0]}", f"proxy_password={credentials[1]}"]
     return "\n".join(lines) + "\n"
 
 
 def dnf_proxy_has_credentials(node: Node) -> bool:
-    return "@" in urlsplit(node.proxy.https or node.proxy.http).netloc
+    return proxy.url_credentials(node.proxy.https or node.proxy.http) is not None
 
 
 def dnf_proxy_commands(node: Node) -> list[list[str]]:

@@ -7,6 +7,7 @@ embed the one script rendered from this list. The order follows the classic reci
 from dataclasses import dataclass
 
 from generator.model import Node
+from generator.resolve import OS_REPO_PATH
 
 PREPARE, BOOT = "prepare", "boot"
 TIME_SYNC_LIMIT = 180  # seconds the boot waits for NTP before kubeadm; bounded, since some sites have none
@@ -36,7 +37,7 @@ def plan(node: Node) -> list[Step]:
         # registration writes redhat.repo: os_repos, after it, leaves only the profile's OS repositories enabled
         (os_.registration, "os_register", PREPARE, "register with Red Hat (subscription-manager, activation key)"),
         (os_.own_repos, "os_repos", PREPARE, "disable the distro's stock repo files: the OS repositories are "
-         + ", ".join(r.baseurl for f in node.repo_files for r in f.repos if r.id.startswith("k8s-firstboot-"))),
+         + ", ".join(r.baseurl for f in node.repo_files if f.path == OS_REPO_PATH for r in f.repos)),
         (bool(node.hosts), "hosts", PREPARE, "/etc/hosts entries from the profile"),
         (bool(node.proxy), "dnf_proxy", PREPARE, "keep dnf on the profile's proxy after the bootstrap (/etc/dnf/dnf.conf)"),
         (os_.update, "os_update", PREPARE, "update the operating system (dnf -y update)"),

@@ -13,7 +13,7 @@ So every address and name of the cluster known at render time is listed one by o
 
 import dataclasses
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from generator import releases
 from generator.model import HostEntry, KubeSpec, Proxy, RepoFile
@@ -22,6 +22,21 @@ from generator.model import HostEntry, KubeSpec, Proxy, RepoFile
 CURL_CIDR_NO_PROXY = (7, 86)
 # names the cluster's own services go by inside the cluster
 CLUSTER_DOMAINS = (".svc", ".cluster.local")
+
+
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """(user, password) of a URL's userinfo, percent-decoded; None when it has none."""
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    if not userinfo:
+        return None
+    user, _, password = userinfo.partition(":")
+    return unquote(user), unquote(password)
+
+
+def without_credentials(url: str) -> str:
+    """scheme://host[:port] of a proxy URL, as dnf's proxy= wants it (credentials go in their own keys)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def is_cidr(entry: str) -> bool:

@@ -27,13 +27,12 @@ KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
 SUDOERS_PATH = "/etc/sudoers.d/k8s-firstboot-admin"   # no dot in the name: sudo skips such files
 REGISTRIES_PATH = "/etc/containers/registries.conf.d/90-k8s-firstboot.conf"
 PROXY_DROPIN_PATHS = tuple(f"/etc/systemd/system/{unit}.service.d/90-k8s-firstboot-proxy.conf" for unit in ("crio", "kubelet"))
-KEEPALIVED_CONF_PATH = configs.KEEPALIVED_CONF
 STATE_DIR = "/var/lib/k8s-firstboot"  # the done-marker and step records (templates/bootstrap.sh.j2)
 # files node_files() may write whatever the profile says (repo files come from generator.resolve.REPO_PATHS)
 FIXED_PATHS = (SCRIPT_PATH, UNIT_PATH, MODULES_LOAD_PATH, SYSCTL_PATH, CRIO_DROPIN_PATH, KUBELET_SYSCONFIG_PATH,
                SUDOERS_PATH)
 # files written only for some profiles, and folders that are the bootstrap's alone
-CONDITIONAL_PATHS = PROXY_DROPIN_PATHS + (REGISTRIES_PATH, KEEPALIVED_CONF_PATH, configs.KEEPALIVED_CHECK)
+CONDITIONAL_PATHS = PROXY_DROPIN_PATHS + (REGISTRIES_PATH, configs.KEEPALIVED_CONF, configs.KEEPALIVED_CHECK)
 OWN_DIRS = (CONFIG_DIR, STATE_DIR)
 
 
@@ -136,7 +135,7 @@ def node_files(node: Node) -> list[NodeFile]:
                            *((0o600, True) if configs.dnf_proxy_has_credentials(node) else ()))]
         files += [NodeFile(path, configs.proxy_dropin()) for path in PROXY_DROPIN_PATHS]
     if node.virtual_ip:
-        files += [NodeFile(KEEPALIVED_CONF_PATH, configs.keepalived_conf(node)),
+        files += [NodeFile(configs.KEEPALIVED_CONF, configs.keepalived_conf(node)),
                   NodeFile(configs.KEEPALIVED_CHECK, configs.keepalived_check(node), 0o755)]
     if node.admin and node.admin.nopasswd_sudo:
         files.append(NodeFile(SUDOERS_PATH, f"# k8s-firstboot: users.admin.sudo: nopasswd\n"

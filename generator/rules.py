@@ -67,14 +67,14 @@ def _cloud_init_files(doc: Document, problems: list[Problem]) -> None:
 
 def _proxy_credentials(doc: Document, problems: list[Problem]) -> None:
     """Credentials land decoded in dnf.conf (proxy_username/proxy_password): one line each, nothing more."""
-    from urllib.parse import unquote, urlsplit
+    from generator.proxy import url_credentials
 
     for key in ("http", "https"):
         url = _get(doc.data, ("proxy", key))
         if not isinstance(url, str):
             continue
-        userinfo = urlsplit(url).netloc.rpartition("@")[0]
-        if userinfo and not unquote(userinfo).isprintable():
+        credentials = url_credentials(url)
+        if credentials and not "".join(credentials).isprintable():
             problems.append(doc.problem(("proxy", key), "the user name or password decodes to a line break or other "
                                                         "control character, which no config file can hold"))
 

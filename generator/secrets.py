@@ -31,6 +31,7 @@ CA_YEARS = 10
 # a bare-metal clock can be far behind before NTP runs: an RTC kept in local time is up to 14 h off, a stored
 # machine's RTC drifts for weeks. A week covers those at no cost (validity only reaches further into the past).
 CA_BACKDATE = datetime.timedelta(days=7)
+FILE_HEADER = "# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n"
 TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 # kubeadm's bootstrap token format (cmd/kubeadm/app/apis/bootstraptoken: BootstrapTokenPattern)
 TOKEN_FORMAT = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
@@ -256,7 +257,7 @@ def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecret
     except FileExistsError:
         return load(path)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n")
+        handle.write(FILE_HEADER)
         handle.write(yaml.safe_dump(_to_data(fresh), sort_keys=False))
     # a new CA changes every node's pinned hash: whoever renders must know one was made, and where
     print(f"gen: made the secrets of cluster {cluster} (CAs, bootstrap token) in {path}; back it up: every node "
@@ -286,6 +287,6 @@ def renew_token(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     path = secrets_path(cluster, directory)
     current = load_or_create(cluster, directory)
     renewed = ClusterSecrets(current.ca, current.front_proxy_ca, current.etcd_ca, current.service_account, new_token())
-    write_private(path, "# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n"
+    write_private(path, FILE_HEADER
                   + yaml.safe_dump(_to_data(renewed), sort_keys=False))
     return renewed

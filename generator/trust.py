@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from generator import DATA_DIR
+from generator import DATA_DIR, proxy
 
 CHECKSUMS_ENV = "K8S_FIRSTBOOT_CHECKSUMS"
 
@@ -39,7 +39,7 @@ def download_warnings(node) -> list[str]:
     if cni.install == "cilium-cli":
         warnings.append(f"cni: the cilium CLI {cni.cli_url} is checked only against the .sha256sum served beside it "
                         "(same origin); serve both from a mirror you trust")
-    if node.report_url.startswith("http://") and "@" in node.report_url.split("/")[2]:
+    if node.report_url.startswith("http://") and proxy.url_credentials(node.report_url):
         warnings.append("bootstrap.report_url: plain http with a user and password: they cross the network in clear "
                         "(Basic auth); use https")
     plain = [(key, url) for key, url in _sources(node) if url.startswith("http://")]
