@@ -1,21 +1,32 @@
-"""Rendered config documents against the field lists of their API at each release tag, as strict decoding does.
+"""Rendered config documents against the field lists of their API at each release, as strict decoding does.
 
 The field lists under tests/data/kube_api_fields/ were extracted from the upstream Go types by
-tests/tools/kube_api_fields.py (each file names its tag). kubelet's strict decoding of its config file
-(kubelet.config.k8s.io/v1beta1) refuses unknown fields and wrong types; so does kubeadm for the documents it
-reads, the KubeletConfiguration included.
+tests/tools/kube_api_fields.py. kubelet's strict decoding of its config file (kubelet.config.k8s.io/v1beta1)
+refuses unknown fields and wrong types; kubeadm decodes its documents, the KubeletConfiguration included, into the
+same Go types (unknown fields: warnings or errors, by release).
+
+- KubeletConfiguration: one list per minor, taken at the release tag (kubelet/1.N.yaml names it).
+- kubeadm's Init/Cluster/JoinConfiguration: one file per API version (kubeadm/v1betaN.yaml) taken from a stored
+  commit of kubernetes/kubernetes, NOT a tag; its `minors` say, for each minor using that API, what stands for the
+  tag and which fields that minor adds. Every document we render for the first control plane, a joining control
+  plane and a worker is checked, for all minors.
+- KubeProxyConfiguration: none is checked because we render none (generator/configs.py writes no
+  kubeproxy.config.k8s.io document; kube-proxy runs on kubeadm's defaults).
 """
 
+import copy
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from generator.errors import ProfileError
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.versions import supported_pairs
 
+ROOT = Path(__file__).parent.parent
 FIELDS = Path(__file__).parent / "data" / "kube_api_fields"
 MINORS = sorted({m for m, _ in supported_pairs()}, key=lambda m: int(m.split(".")[1]))
 FIRST_OS = {m: next(o for mm, o in supported_pairs() if mm == m) for m in MINORS}
@@ -68,10 +79,43 @@ def test_the_check_refuses_what_strict_decoding_refuses():
         [".containerRuntimeEndpoint: unknown field"]
     assert strict_problems({"cgroupDriver": 1}, fields) == [".cgroupDriver: want string, got 1"]
     assert strict_problems({"authentication": {"webhook": {"cacheTTL": "2 minutes"}}}, fields) != []
-    join = yaml.safe_load((FIELDS / "kubeadm" / "v1beta3.yaml").read_text())["kinds"]["JoinConfiguration"]
+    join = kubeadm_kinds("v1beta3", "1.26")["JoinConfiguration"]
     assert strict_problems({"discovery": {"bootstrapToken": {"caCertHash": ["sha256:00"]}}}, join) == \
         [".discovery.bootstrapToken.caCertHash: unknown field"]
     assert strict_problems({"controlPlane": {"localAPIEndpoint": {"bindPort": "6443"}}}, join) != []
+
+
+def test_the_kubeadm_check_follows_each_api_and_minor():
+    # kubeletExtraArgs: a map of flags up to v1beta3, a list of {name, value} in v1beta4
+    flags = {"nodeRegistration": {"kubeletExtraArgs": {"node-ip": "192.168.10.5"}}}
+    assert strict_problems(flags, kubeadm_kinds("v1beta3", "1.30")["InitConfiguration"]) == []
+    assert strict_problems(flags, kubeadm_kinds("v1beta4", "1.31")["InitConfiguration"]) != []
+    # dns.type left with v1beta2; skipPhases came with v1beta3; dryRun with v1beta4
+    assert strict_problems({"dns": {"type": "CoreDNS"}}, kubeadm_kinds("v1beta2", "1.21")["ClusterConfiguration"]) == []
+    assert strict_problems({"dns": {"type": "CoreDNS"}}, kubeadm_kinds("v1beta3", "1.22")["ClusterConfiguration"]) == \
+        [".dns.type: unknown field"]
+    assert strict_problems({"skipPhases": ["addon/kube-proxy"]}, kubeadm_kinds("v1beta2", "1.21")["InitConfiguration"]) \
+        == [".skipPhases: unknown field"]
+    assert strict_problems({"dryRun": True}, kubeadm_kinds("v1beta3", "1.30")["JoinConfiguration"]) == \
+        [".dryRun: unknown field"]
+    # a field a later minor adds is refused before it
+    external = {"etcd": {"external": {"endpoints": ["https://e1:2379"], "httpEndpoints": ["http://e1:2381"]}}}
+    assert strict_problems(external, kubeadm_kinds("v1beta4", "1.34")["ClusterConfiguration"]) == \
+        [".etcd.external.httpEndpoints: unknown field"]
+    assert strict_problems(external, kubeadm_kinds("v1beta4", "1.35")["ClusterConfiguration"]) == []
+    token = {"bootstrapTokens": [{"token": "abcdef.0123456789abcdef", "ttl": 86400}]}
+    assert strict_problems(token, kubeadm_kinds("v1beta4", "1.37")["InitConfiguration"]) == \
+        [".bootstrapTokens[0].ttl: want duration, got 86400"]
+
+
+def test_kubeadm_field_lists_cover_every_minor_with_its_api():
+    releases = yaml.safe_load((ROOT / "generator" / "data" / "releases.yaml").read_text())["kubernetes"]
+    for minor in MINORS:
+        api = releases[minor]["kubeadm_api"]
+        data = yaml.safe_load((FIELDS / "kubeadm" / f"{api}.yaml").read_text())
+        assert data["api"] == f"kubeadm.k8s.io/{api}" and data["source"].startswith("kubernetes/kubernetes@")
+        assert data["minors"][minor]["evidence"], minor
+        assert set(data["kinds"]) == {"InitConfiguration", "ClusterConfiguration", "JoinConfiguration"}
 
 
 @pytest.mark.parametrize("minor", MINORS)
@@ -91,29 +135,49 @@ def test_kubelet_configuration_decodes_strictly(tmp_path, minor):
     assert strict_problems(kubelet, kubelet_fields(minor)["fields"]) == []
 
 
-def kubeadm_fields(api: str) -> dict:
-    path = FIELDS / "kubeadm" / f"{api}.yaml"
-    return yaml.safe_load(path.read_text())["kinds"] if path.exists() else {}
+def kubeadm_kinds(api: str, minor: str) -> dict:
+    """The kinds of kubeadm/<api>.yaml, with the fields its `minors` entry says that minor adds."""
+    data = yaml.safe_load((FIELDS / "kubeadm" / f"{api}.yaml").read_text())
+    kinds = copy.deepcopy(data["kinds"])
+    for path, spec in (data["minors"][minor].get("added") or {}).items():
+        *parents, leaf = path.split(".")
+        node = kinds
+        for key in parents:
+            node = node[key]
+        node[leaf] = spec
+    return kinds
 
 
-V1BETA3 = [m for m in MINORS if 22 <= int(m.split(".")[1]) <= 30]  # kubeadm's config API there (test_matrix)
+def rendered_kubeadm_documents(tree: Path, names: tuple, secrets: Path):
+    for name in names:
+        node = node_from_profile(tree / f"{name}.yaml", secrets)
+        for f in node_files(node):
+            if f.path.startswith("/etc/k8s-firstboot/kubeadm"):
+                for doc in yaml.safe_load_all(f.content):
+                    if doc and doc["apiVersion"].startswith("kubeadm.k8s.io/"):
+                        yield name, f.path, doc
 
 
-@pytest.mark.parametrize("minor", V1BETA3)
+@pytest.mark.parametrize("minor", MINORS)
 def test_kubeadm_documents_decode_strictly(tmp_path, minor):
     from test_kubeadm import ha_tree
 
-    kinds = kubeadm_fields("v1beta3")
-    tree = ha_tree(tmp_path, minor, *FIRST_OS[minor].rsplit("-", 1))
+    api = yaml.safe_load((ROOT / "generator" / "data" / "releases.yaml").read_text())["kubernetes"][minor]["kubeadm_api"]
+    kinds = kubeadm_kinds(api, minor)
+    distro, major = FIRST_OS[minor].rsplit("-", 1)
+    names = ("cp1", "cp2", "worker1")
+    try:
+        ha = ha_tree(tmp_path, minor, distro, major)
+        documents = list(rendered_kubeadm_documents(ha, names, tmp_path / "secrets"))
+    except ProfileError as refused:  # no joining control plane before 1.22 (test_kubeadm): cp1 alone and a worker
+        assert "RSA service-account key" in str(refused) and int(minor.split(".")[1]) < 22
+        names = ("cp1", "worker1")
+        single = ha_tree(tmp_path, minor, distro, major, ha=False)
+        documents = list(rendered_kubeadm_documents(single, names, tmp_path / "secrets"))
     checked = set()
-    for name in ("cp1", "cp2", "worker1"):
-        node = node_from_profile(tree / f"{name}.yaml", tmp_path / "secrets")
-        for f in node_files(node):
-            if not f.path.startswith("/etc/k8s-firstboot/kubeadm"):
-                continue
-            for doc in yaml.safe_load_all(f.content):
-                if doc and doc["apiVersion"].startswith("kubeadm.k8s.io/"):
-                    assert doc["apiVersion"] == "kubeadm.k8s.io/v1beta3", (name, f.path)
-                    assert strict_problems(doc, kinds[doc["kind"]]) == [], (name, f.path)
-                    checked.add(doc["kind"])
-    assert checked == {"InitConfiguration", "ClusterConfiguration", "JoinConfiguration"}
+    for name, path, doc in documents:
+        assert doc["apiVersion"] == f"kubeadm.k8s.io/{api}", (name, path)
+        assert strict_problems(doc, kinds[doc["kind"]]) == [], (name, path, doc["kind"])
+        checked.add((name, doc["kind"]))
+    assert {kind for _, kind in checked} == {"InitConfiguration", "ClusterConfiguration", "JoinConfiguration"}
+    assert {name for name, _ in checked} == set(names)
