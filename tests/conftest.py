@@ -1,26 +1,21 @@
+"""Fixtures for every test. Helpers live in tests/support/; tests under tests/rehearsal/ carry the `rehearsal`
+marker (they run the node's script in a bubblewrap sandbox), so `pytest -m "not rehearsal"` leaves them out."""
+
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.support.common import ROOT
 
-NODE_PROFILES = ["profiles/master.yaml", "profiles/worker.yaml",
-                 "profiles/classic/master.yaml", "profiles/classic/worker.yaml"]
-ALL_PROFILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "profiles").rglob("*.yaml"))
+REHEARSAL_DIR = Path(__file__).resolve().parent / "rehearsal"
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip when a real consumer is missing, visibly; CI (K8S_FIRSTBOOT_REQUIRE_CONSUMERS=1) fails instead."""
-    if condition:
-        return
-    if os.environ.get("K8S_FIRSTBOOT_REQUIRE_CONSUMERS"):
-        pytest.fail(f"required consumer missing: {reason}")
-    pytest.skip(reason)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REHEARSAL_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.rehearsal)
 
 
 @pytest.fixture(autouse=True)
@@ -38,13 +33,13 @@ def standin_checksums(tmp_path_factory):
     import hashlib
 
     import yaml
-    from standin import DOWNLOAD
+    from tests.support.standin import DOWNLOAD
 
     from generator import DATA_DIR
     real = yaml.safe_load((DATA_DIR / "checksums.yaml").read_text())
     digest = hashlib.sha256(DOWNLOAD.encode()).hexdigest()
     path = tmp_path_factory.mktemp("checksums") / "standin-checksums.yaml"
-    path.write_text(yaml.safe_dump({url: {"sha256": digest, "source": "tests/standin.py DOWNLOAD"} for url in real}))
+    path.write_text(yaml.safe_dump({url: {"sha256": digest, "source": "tests/support/standin.py DOWNLOAD"} for url in real}))
     os.environ["K8S_FIRSTBOOT_CHECKSUMS"] = str(path)
     yield path
     os.environ.pop("K8S_FIRSTBOOT_CHECKSUMS", None)
@@ -68,12 +63,3 @@ def write_profile(tmp_path):
             path.write_text(text)
         return path
     return write
-
-
-def run_gen(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})})
-
-
-def have(tool: str) -> bool:
-    return shutil.which(tool) is not None

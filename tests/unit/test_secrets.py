@@ -1,0 +1,157 @@
+"""Cluster secrets: made once, kept private, the same for every node of a cluster whatever the order."""
+
+import re
+import stat
+import subprocess
+
+import yaml
+from cryptography import x509
+
+from tests.support.common import run_gen
+from tests.support.rehearsal import openssl_ca_hash
+
+from generator import secrets
+from generator.errors import ProfileError
+from generator.kickstart import render_kickstart
+from generator.pipeline import node_from_profile
+
+# kubeadm's bootstrap token format (kubeadm docs, "Authenticating with Bootstrap Tokens")
+TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+
+
+def test_a_cluster_gets_its_secrets_once_in_a_private_file(tmp_path):
+    made = secrets.load_or_create("c1", tmp_path)
+    path = secrets.secrets_path("c1", tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert TOKEN.match(made.token)
+    again = secrets.load_or_create("c1", tmp_path)
+    assert again == made
+    assert secrets.load_or_create("c2", tmp_path).ca.cert != made.ca.cert
+
+
+def test_ca_hash_is_the_one_openssl_computes(tmp_path):
+    made = secrets.load_or_create("c1", tmp_path)
+    cert = tmp_path / "ca.crt"
+    cert.write_text(made.ca.cert)
+    assert made.ca_cert_hash == openssl_ca_hash(cert)
+
+
+def test_cas_are_cas_with_kubeadm_names(tmp_path):
+    made = secrets.load_or_create("c1", tmp_path)
+    for pair, name in ((made.ca, "kubernetes"), (made.front_proxy_ca, "front-proxy-ca"), (made.etcd_ca, "etcd-ca")):
+        cert = x509.load_pem_x509_certificate(pair.cert.encode())
+        assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        assert cert.subject.rfc4514_string() == f"CN={name}"
+        # the key in the pair is the certificate's key (openssl agrees)
+        check = subprocess.run(["openssl", "pkey", "-pubout"], input=pair.key.encode(), capture_output=True)
+        assert check.returncode == 0
+        assert check.stdout.decode() == cert.public_key().public_bytes(
+            secrets.serialization.Encoding.PEM, secrets.serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_renewing_the_token_keeps_the_cas(tmp_path):
+    made = secrets.load_or_create("c1", tmp_path)
+    renewed = secrets.renew_token("c1", tmp_path)
+    assert renewed.token != made.token and TOKEN.match(renewed.token)
+    assert renewed.ca == made.ca and secrets.load_or_create("c1", tmp_path) == renewed
+    assert stat.S_IMODE(secrets.secrets_path("c1", tmp_path).stat().st_mode) == 0o600
+
+
+def test_damaged_secrets_file_is_a_clear_error(tmp_path):
+    path = secrets.secrets_path("c1", tmp_path)
+    path.write_text("token: [\n")
+    path.chmod(0o600)
+    try:
+        secrets.load_or_create("c1", tmp_path)
+    except ProfileError as exc:
+        assert "damaged cluster secrets file" in str(exc)
+    else:
+        raise AssertionError("a damaged file was accepted")
+
+
+def _kickstart_config(ks: str) -> dict:
+    """The kubeadm config a Kickstart carries, cut from its heredoc."""
+    body = ks.split("/etc/k8s-firstboot/kubeadm.yaml", 1)[1]
+    body = body.split("\n", 1)[1]
+    delimiter = re_delimiter(ks)
+    text = body.split("\n" + delimiter + "\n", 1)[0]
+    return {d["kind"]: d for d in yaml.safe_load_all(text) if d}
+
+
+def re_delimiter(ks: str) -> str:
+    return re.search(r"<<'(K8S_FIRSTBOOT_EOF[_0-9]*)'", ks).group(1)
+
+
+def test_worker_then_master_in_separate_runs_agree(tmp_path):
+    """Separate processes, worker first: the worker's token and hash match what the master carries."""
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path / "state")}
+    worker = run_gen("ks", "profiles/worker.yaml", env=env)
+    master = run_gen("ks", "profiles/master.yaml", env=env)
+    assert worker.returncode == 0 and master.returncode == 0, worker.stderr + master.stderr
+    join = _kickstart_config(worker.stdout)["JoinConfiguration"]["discovery"]["bootstrapToken"]
+    init = _kickstart_config(master.stdout)["InitConfiguration"]
+    assert join["token"] == init["bootstrapTokens"][0]["token"]
+    ca_pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", master.stdout, re.S).group(0)
+    cert = tmp_path / "ca.crt"
+    cert.write_text(ca_pem)
+    assert join["caCertHashes"] == [openssl_ca_hash(cert)]
+    assert stat.S_IMODE((tmp_path / "state" / "demo.secrets.yaml").stat().st_mode) == 0o600
+
+
+def test_existing_cluster_join_uses_given_values(write_profile, tmp_path):
+    token, digest = "abcdef.0123456789abcdef", "sha256:" + "ab" * 32
+    profile = write_profile("w.yaml", f"""
+extends: profiles/cluster.yaml
+role: worker
+hostname: w9
+cluster: {{name: other, join: {{token: {token}, ca_cert_hash: "{digest}"}}}}
+""")
+    node = node_from_profile(profile, tmp_path / "state")
+    ks = render_kickstart(node)
+    join = _kickstart_config(ks)["JoinConfiguration"]["discovery"]["bootstrapToken"]
+    assert join["token"] == token and join["caCertHashes"] == [digest]
+    assert not (tmp_path / "state" / "other.secrets.yaml").exists()  # nothing made for a cluster we only join
+
+
+def test_secrets_never_reach_stderr_or_the_post_log(tmp_path):
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
+    result = run_gen("ks", "profiles/master.yaml", env=env)
+    made = secrets.load(tmp_path / "demo.secrets.yaml")
+    assert made.token not in result.stderr and "PRIVATE KEY" not in result.stderr
+    # the %post runs without xtrace, so its log holds no heredoc bodies or tokens
+    assert "set -x" not in result.stdout and "bash -x" not in result.stdout
+
+
+def test_token_renew_command_rerenders_with_the_new_token(tmp_path):
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
+    before = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    result = run_gen("token", "renew", "profiles/worker.yaml", env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    renewed = secrets.load(tmp_path / "demo.secrets.yaml")
+    assert f"kubeadm token create {renewed.token} --ttl 24h" in result.stdout
+    after = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    assert after["discovery"]["bootstrapToken"]["token"] == renewed.token != before["discovery"]["bootstrapToken"]["token"]
+    assert after["discovery"]["bootstrapToken"]["caCertHashes"] == before["discovery"]["bootstrapToken"]["caCertHashes"]
+
+
+def test_token_renew_without_secrets_is_exit_2(tmp_path):
+    result = run_gen("token", "renew", "profiles/worker.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "has no secrets file yet" in result.stderr and result.stdout == ""
+
+
+def test_plan_makes_no_secrets_and_rendering_says_when_it_does(tmp_path):
+    """`gen plan` reads like a dry run: it makes nothing. The render that makes a cluster's CA says so, with the
+    path: a render against another secrets folder would otherwise make a second CA without a word."""
+    from tests.support.common import run_gen
+
+    folder = tmp_path / "state"
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(folder)}
+    planned = run_gen("plan", "profiles/worker.yaml", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert not list(folder.glob("*.secrets.yaml")) if folder.exists() else True
+    assert "note: cluster demo has no secrets yet" in planned.stdout and "nothing was made" in planned.stdout
+    made = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w.ks"), env=env)
+    assert made.returncode == 0, made.stderr
+    assert f"made the secrets of cluster demo (CAs, bootstrap token) in {folder / 'demo.secrets.yaml'}" in made.stderr
+    again = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w2.ks"), env=env)
+    assert "made the secrets" not in again.stderr
