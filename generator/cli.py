@@ -102,22 +102,20 @@ def build_command(paths: list[Path], output: Path, secrets_dir: Path | None):
 
 def token_renew_command(profile: Path, secrets_dir: Path | None):
     """New bootstrap token for PROFILE's cluster (the CAs stay); then render the joining nodes again."""
-    from generator.pipeline import checked_profile
+    from generator.pipeline import node_from_profile
     from generator.secrets import renew_token, secrets_path
 
-    doc = checked_profile(profile)
-    cluster = (doc.data.get("cluster") or {}).get("name", "kubernetes")
-    if (doc.data.get("cluster") or {}).get("join"):
+    node = node_from_profile(profile, secrets_dir, create_secrets=False)  # its cluster and token lifetime
+    if node.join.from_profile:
         raise UsageError(f"{profile}: this profile joins with cluster.join.token; put a new token there instead")
-    if not secrets_path(cluster, secrets_dir).exists():
-        raise UsageError(f"cluster {cluster} has no secrets file yet in {secrets_path(cluster, secrets_dir).parent}; "
-                         "render a node first")
-    ttl = ((doc.data.get("kubernetes") or {}).get("token_ttl")) or "24h"
-    renewed = renew_token(cluster, secrets_dir)
+    if not secrets_path(node.cluster, secrets_dir).exists():
+        raise UsageError(f"cluster {node.cluster} has no secrets file yet in "
+                         f"{secrets_path(node.cluster, secrets_dir).parent}; render a node first")
+    renewed = renew_token(node.cluster, secrets_dir)
     # stdout only: the running control plane must learn the token before nodes rendered with it can join
-    print(f"renewed the bootstrap token of cluster {cluster}; render its joining nodes again (gen build ...)")
+    print(f"renewed the bootstrap token of cluster {node.cluster}; render its joining nodes again (gen build ...)")
     print("make it known to the running cluster, on a control plane:")
-    print(f"  kubeadm token create {renewed.token} --ttl {ttl}")
+    print(f"  kubeadm token create {renewed.token} --ttl {node.kube.token_ttl}")
 
 
 def schema_command():
