@@ -2,10 +2,19 @@
 
 from pathlib import Path
 
+from generator.cloudinit import render_user_data
 from generator.emit import write_artifact
-from generator.private import directory_problem
 from generator.errors import ProfileError, UsageError
-from generator.pipeline import checked_profile, is_node_profile, node_from_profile
+from generator.kickstart import render_kickstart
+from generator.pipeline import checked_profile, is_node_profile, node_from_document
+from generator.private import directory_problem
+
+# the file suffix of each format. Only `gen build` writes every format at once; `gen ks`, `gen cloud-init`
+# and `gen validate` call the renderer they need, with options of their own.
+CARRIERS = {
+    ".ks": render_kickstart,
+    ".user-data": render_user_data,
+}
 
 
 def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
@@ -22,13 +31,12 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
 
 
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
-    from generator.carriers import CARRIERS
-
     nodes, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
-            if is_node_profile(checked_profile(profile)):
-                nodes.append((node_from_profile(profile, secrets_dir), relative))
+            doc = checked_profile(profile)  # once: shared profiles are checked too, then skipped
+            if is_node_profile(doc):
+                nodes.append((node_from_document(doc, secrets_dir), relative))
         except ProfileError as exc:
             problems += exc.problems
     if problems:  # nothing is written unless every profile is good

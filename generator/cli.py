@@ -1,42 +1,21 @@
-"""Command line: a thin shell over generator.pipeline and the carriers. Exit 0 ok, 2 bad input, 1 bug."""
+"""Command line: a thin shell over generator.pipeline and the carriers. Exit 0 ok, 2 bad input, 1 bug.
 
+argparse rather than typer: typer (0.29) builds a pydantic TypeAdapter for each option it parses, and importing
+pydantic and building those cost a `gen ks` more than the rest of its work (bench/cold_start.py measures it).
+"""
+
+import argparse
 import sys
 from pathlib import Path
-from typing import Optional
-
-import typer
 
 from generator import SCHEMA_PATH
 from generator.emit import write_artifact
 from generator.errors import ProfileError, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot.")
-
-SecretsDir = typer.Option(None, "--secrets-dir", envvar="K8S_FIRSTBOOT_SECRETS_DIR",
-                          help="Where cluster secrets files live (default: ~/.local/state/k8s-firstboot).")
-Output = typer.Option(None, "-o", "--output", help="Write to this file (0600) instead of stdout.")
+DESCRIPTION = "Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot."
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from generator import package_version
-
-        print(f"gen (k8s-firstboot) {package_version()}")
-        raise typer.Exit()
-
-
-@app.callback()
-def common_options(
-    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                 help="Print the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (exit 1)."),
-):
-    """Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot."""
-
-
-@app.command("ks")
-def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir):
+def ks_command(profile: Path, output: Path | None, secrets_dir: Path | None):
     """Kickstart for the node PROFILE describes."""
     from generator.kickstart import render_kickstart
     from generator.pipeline import node_from_profile
@@ -45,7 +24,6 @@ def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Opti
     write_artifact(output, render_kickstart(node))
 
 
-@app.command("versions")
 def versions_command():
     """The supported matrix: Kubernetes minor x OS, with CRI-O minor, package repositories and kubeadm API."""
     from generator.versions import format_matrix
@@ -53,15 +31,8 @@ def versions_command():
     print(format_matrix(), end="")
 
 
-@app.command("cloud-init")
-def cloud_init_command(
-    profile: Path, output: Optional[Path] = Output, secrets_dir: Optional[Path] = SecretsDir,
-    gzip: bool = typer.Option(False, "--gzip", help="gzip the user-data (cloud-init reads it; for size limits)."),
-    base64: bool = typer.Option(False, "--base64", help="base64 text (after --gzip), for APIs that want it encoded."),
-    mime: bool = typer.Option(False, "--mime", help="A MIME multi-part archive (as cloud-init make-mime builds)."),
-    extra_script: list[Path] = typer.Option([], "--extra-script", metavar="FILE",
-                                            help="Add FILE as a text/x-shellscript part (repeatable; implies --mime)."),
-):
+def cloud_init_command(profile: Path, output: Path | None, secrets_dir: Path | None, gzip: bool, base64: bool,
+                       mime: bool, extra_script: list[Path]):
     """cloud-init user-data (#cloud-config) for the node PROFILE describes."""
     from generator.cloudinit import render_user_data
     from generator.pipeline import node_from_profile
@@ -75,8 +46,7 @@ def cloud_init_command(
     write_artifact(output, encode(text, gzip_it=gzip, base64_it=base64))
 
 
-@app.command("plan")
-def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
+def plan_command(profile: Path, secrets_dir: Path | None):
     """The steps this host will run, phase by phase."""
     from generator.pipeline import node_from_profile
     from generator.kickstart import erased_disks
@@ -111,9 +81,7 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
         print(f"\nwarning: {warning}")
 
 
-@app.command("validate")
-def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = SecretsDir,
-                     strict: bool = typer.Option(False, "--strict", help="Treat warnings as problems (exit 2).")):
+def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: bool):
     """Check profiles (schema, rules, rendered artifacts); prints problems, exit 2 if any."""
     from generator.validate import validate_profiles
 
@@ -124,9 +92,7 @@ def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = Secrets
         raise ProfileError(problems)
 
 
-@app.command("build")
-def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--output", help="Directory for the artifacts."),
-                  secrets_dir: Optional[Path] = SecretsDir):
+def build_command(paths: list[Path], output: Path, secrets_dir: Path | None):
     """Every node profile under PATHs into DIR, one artifact per node and format."""
     from generator.build import build
 
@@ -134,43 +100,116 @@ def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--o
         print(written)
 
 
-token_app = typer.Typer(no_args_is_help=True, help="The cluster's bootstrap token.")
-app.add_typer(token_app, name="token")
-
-
-@token_app.command("renew")
-def token_renew_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
+def token_renew_command(profile: Path, secrets_dir: Path | None):
     """New bootstrap token for PROFILE's cluster (the CAs stay); then render the joining nodes again."""
-    from generator.pipeline import checked_profile
+    from generator.pipeline import node_from_profile
     from generator.secrets import renew_token, secrets_path
 
-    doc = checked_profile(profile)
-    cluster = (doc.data.get("cluster") or {}).get("name", "kubernetes")
-    if (doc.data.get("cluster") or {}).get("join"):
+    node = node_from_profile(profile, secrets_dir, create_secrets=False)  # its cluster and token lifetime
+    if node.join.from_profile:
         raise UsageError(f"{profile}: this profile joins with cluster.join.token; put a new token there instead")
-    if not secrets_path(cluster, secrets_dir).exists():
-        raise UsageError(f"cluster {cluster} has no secrets file yet in {secrets_path(cluster, secrets_dir).parent}; "
-                         "render a node first")
-    ttl = ((doc.data.get("kubernetes") or {}).get("token_ttl")) or "24h"
-    renewed = renew_token(cluster, secrets_dir)
+    if not secrets_path(node.cluster, secrets_dir).exists():
+        raise UsageError(f"cluster {node.cluster} has no secrets file yet in "
+                         f"{secrets_path(node.cluster, secrets_dir).parent}; render a node first")
+    renewed = renew_token(node.cluster, secrets_dir)
     # stdout only: the running control plane must learn the token before nodes rendered with it can join
-    print(f"renewed the bootstrap token of cluster {cluster}; render its joining nodes again (gen build ...)")
+    print(f"renewed the bootstrap token of cluster {node.cluster}; render its joining nodes again (gen build ...)")
     print("make it known to the running cluster, on a control plane:")
-    print(f"  kubeadm token create {renewed.token} --ttl {ttl}")
+    print(f"  kubeadm token create {renewed.token} --ttl {node.kube.token_ttl}")
 
 
-@app.command("schema")
 def schema_command():
     """Print the profile JSON Schema (for editors)."""
     sys.stdout.write(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+class _PrintVersion(argparse.Action):
+    """--version: the package version is looked up only when asked (importlib.metadata costs tens of ms)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from generator import package_version
+
+        print(f"gen (k8s-firstboot) {package_version()}")
+        parser.exit()
+
+
+def _first_line(function) -> str:
+    return function.__doc__.split("\n", 1)[0]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gen", description=DESCRIPTION)
+    parser.add_argument("--version", nargs=0, action=_PrintVersion, default=argparse.SUPPRESS,
+                        help="Print the version and exit.")
+    # main() takes --debug from anywhere on the command line before parsing; here it is for --help
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="Show the traceback of an internal error (exit 1).")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, function, group=commands) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=_first_line(function), description=function.__doc__)
+        sub.set_defaults(run=function)
+        return sub
+
+    def secrets_dir(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--secrets-dir", type=Path, metavar="DIR",
+                         help="Where cluster secrets files live (default: $K8S_FIRSTBOOT_SECRETS_DIR, "
+                              "else ~/.local/state/k8s-firstboot).")
+
+    def output(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("-o", "--output", type=Path, metavar="FILE", help="Write to this file (0600) instead of stdout.")
+
+    ks = command("ks", ks_command)
+    ks.add_argument("profile", type=Path, metavar="PROFILE")
+    output(ks)
+    secrets_dir(ks)
+
+    cloud_init = command("cloud-init", cloud_init_command)
+    cloud_init.add_argument("profile", type=Path, metavar="PROFILE")
+    output(cloud_init)
+    secrets_dir(cloud_init)
+    cloud_init.add_argument("--gzip", action="store_true", help="gzip the user-data (cloud-init reads it; for size limits).")
+    cloud_init.add_argument("--base64", action="store_true", help="base64 text (after --gzip), for APIs that want it encoded.")
+    cloud_init.add_argument("--mime", action="store_true", help="A MIME multi-part archive (as cloud-init make-mime builds).")
+    cloud_init.add_argument("--extra-script", type=Path, action="append", default=[], metavar="FILE",
+                            help="Add FILE as a text/x-shellscript part (repeatable; implies --mime).")
+
+    plan = command("plan", plan_command)
+    plan.add_argument("profile", type=Path, metavar="PROFILE")
+    secrets_dir(plan)
+
+    validate = command("validate", validate_command)
+    validate.add_argument("profiles", type=Path, nargs="+", metavar="PROFILE")
+    secrets_dir(validate)
+    validate.add_argument("--strict", action="store_true", help="Treat warnings as problems (exit 2).")
+
+    build = command("build", build_command)
+    build.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    build.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="Directory for the artifacts.")
+    secrets_dir(build)
+
+    token = commands.add_parser("token", help="The cluster's bootstrap token.", description="The cluster's bootstrap token.")
+    renew = command("renew", token_renew_command, token.add_subparsers(title="commands", metavar="COMMAND", required=True))
+    renew.add_argument("profile", type=Path, metavar="PROFILE")
+    secrets_dir(renew)
+
+    command("versions", versions_command)
+    command("schema", schema_command)
+    return parser
 
 
 def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    parser = _parser()
+    if len(sys.argv) < 2:  # a bare `gen`: what it can do, on stderr as for any other refused command line
+        parser.print_help(sys.stderr)
+        sys.exit(2)
     try:
-        app(standalone_mode=False)
+        options = vars(parser.parse_args(sys.argv[1:]))  # usage errors exit 2 from here, with the usage line
+        run = options.pop("run")
+        run(**options)
     except ProfileError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -178,17 +217,6 @@ def main() -> None:
     except UsageError as exc:
         print(f"gen: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        sys.exit(getattr(exc, "exit_code", getattr(exc, "code", 0)))
-    except typer.Abort:
-        sys.exit(1)
-    except typer.TyperException as exc:  # usage errors: bad options, missing arguments
-        show = getattr(exc, "show", None)
-        if show:
-            show()
-        else:
-            print(f"gen: {exc}", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 1
         if debug:
             raise

@@ -1,7 +1,6 @@
 """The Kickstart carrier: an unattended install whose %post installs and prepares the bootstrap."""
 
 import ipaddress
-import posixpath
 
 from generator.model import Node
 from generator.render import TEXT, NodeFile, node_files
@@ -38,7 +37,5 @@ def render_kickstart(node: Node, files: list[NodeFile] | None = None) -> str:
     if node.network.bootproto == "static":
         iface = ipaddress.IPv4Interface(node.network.address)
         static = {"ip": str(iface.ip), "netmask": str(iface.netmask)}
-    env = TEXT.overlay()
-    env.filters["dirname"] = posixpath.dirname
-    return env.get_template("kickstart.ks.j2").render(node=node, files=files, static=static,
+    return TEXT.get_template("kickstart.ks.j2").render(node=node, files=files, static=static,
                                                        delimiter=heredoc_delimiter(files), disk_include=DISK_INCLUDE)

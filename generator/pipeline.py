@@ -22,9 +22,13 @@ def is_node_profile(doc: Document) -> bool:
     return "role" in doc.data
 
 
-def node_from_profile(path: Path | str, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
-    doc = checked_profile(path)
+def node_from_document(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
+    """The node a checked profile describes (commands that also take shared profiles check each once, then this)."""
     if not is_node_profile(doc):
         raise ProfileError([doc.problem(("role",), "this profile has no role: it holds shared settings; "
                                                    "render a node profile that extends it (role: control-plane or worker)")])
     return resolve(doc, secrets_dir, create_secrets)
+
+
+def node_from_profile(path: Path | str, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
+    return node_from_document(checked_profile(path), secrets_dir, create_secrets)

@@ -3,12 +3,15 @@
 Both carriers (Kickstart, cloud-init) embed exactly this list, so a step is never written twice.
 """
 
+import posixpath
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 
 from generator import TEMPLATES_DIR, configs
+from generator.template_cache import bytecode_cache
 from generator.model import Node
 from generator.plan import TIME_SYNC_LIMIT, Step, plan
 
@@ -66,16 +69,19 @@ def _comment(value) -> Raw:
 
 
 def _environment(shell: bool) -> jinja2.Environment:
+    # every setting and filter of both environments is here: the template cache is keyed on this file's text
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         finalize=_shell_value if shell else None,
+        bytecode_cache=bytecode_cache(Path(__file__), "shell" if shell else "text"),
     )
     env.filters["raw"] = Raw
     env.filters["shell_words"] = _shell_words
     env.filters["comment"] = _comment
+    env.filters["dirname"] = posixpath.dirname
     return env
 
 

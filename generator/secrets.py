@@ -5,8 +5,9 @@ so `kubeadm init` (and later control-plane joins) use them, and every joining no
 public-key hash at render time. Rendering nodes of one cluster in any order gives the same values.
 """
 
-import datetime
+import dataclasses
 import hashlib
+import json
 import os
 import re
 import secrets as random
@@ -17,24 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from generator.errors import Problem, ProfileError
 from generator.private import directory_problem, write_atomically
 
 SECRETS_ENV = "K8S_FIRSTBOOT_SECRETS_DIR"
-CA_YEARS = 10
-# NotBefore this far before render time. kubeadm refuses a CA that is "not yet valid" by the node's clock, and
-# a bare-metal clock can be far behind before NTP runs: an RTC kept in local time is up to 14 h off, a stored
-# machine's RTC drifts for weeks. A week covers those at no cost (validity only reaches further into the past).
-CA_BACKDATE = datetime.timedelta(days=7)
 FILE_HEADER = "# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n"
 TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 # kubeadm's bootstrap token format (cmd/kubeadm/app/apis/bootstraptoken: BootstrapTokenPattern)
 TOKEN_FORMAT = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
+CA_HASH_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")  # as cluster.join.ca_cert_hash in the schema
 # exactly one PEM block and nothing around it: the text goes verbatim into Kickstart heredocs and user-data
 PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\n(?:[A-Za-z0-9+/=]{1,76}\n)+-----END \1-----\n?")
 MAX_SECRETS_BYTES = 64 * 1024  # four key pairs take about 3 KiB as P-256, about 25 KiB as RSA-4096
@@ -53,17 +46,7 @@ class ClusterSecrets:
     etcd_ca: KeyPair
     service_account: KeyPair
     token: str
-
-    @property
-    def ca_cert_hash(self) -> str:
-        return ca_cert_hash(self.ca.cert)
-
-
-def ca_cert_hash(cert_pem: str) -> str:
-    """kubeadm's discovery hash: SHA-256 of the CA certificate's DER SubjectPublicKeyInfo."""
-    cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(spki).hexdigest()
+    ca_cert_hash: str  # kubeadm's discovery hash of `ca` (generator.keys.ca_cert_hash)
 
 
 def new_token() -> str:
@@ -71,52 +54,17 @@ def new_token() -> str:
     return f"{pick(6)}.{pick(16)}"
 
 
-def _private_key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption()).decode()
-
-
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    # ECDSA P-256: kubeadm loads RSA or ECDSA CA and service-account keys from 1.18 on, and P-256 keys are a
-    # seventh the size of RSA-2048 ones, which keeps control-plane user-data inside EC2's 16 KiB
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _new_ca(common_name: str) -> KeyPair:
-    key = _new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CA_BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=True,
-                                     content_commitment=False, data_encipherment=False, key_agreement=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return KeyPair(cert.public_bytes(serialization.Encoding.PEM).decode(), _private_key_pem(key))
-
-
-def _new_service_account() -> KeyPair:
-    key = _new_key()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return KeyPair(public.decode(), _private_key_pem(key))
-
-
 def generate() -> ClusterSecrets:
-    # the CNs are the ones kubeadm gives the CAs it makes itself
+    from generator import keys  # cryptography: only when secrets are made
+
+    ca = KeyPair(*keys.new_ca("kubernetes"))  # the CNs are the ones kubeadm gives the CAs it makes itself
     return ClusterSecrets(
-        ca=_new_ca("kubernetes"),
-        front_proxy_ca=_new_ca("front-proxy-ca"),
-        etcd_ca=_new_ca("etcd-ca"),
-        service_account=_new_service_account(),
+        ca=ca,
+        front_proxy_ca=KeyPair(*keys.new_ca("front-proxy-ca")),
+        etcd_ca=KeyPair(*keys.new_ca("etcd-ca")),
+        service_account=KeyPair(*keys.new_service_account()),
         token=new_token(),
+        ca_cert_hash=keys.ca_cert_hash(ca.cert),
     )
 
 
@@ -131,38 +79,49 @@ def secrets_path(cluster: str, directory: Path | None = None) -> Path:
     return (directory or default_dir()) / f"{cluster}.secrets.yaml"
 
 
+def _checksum(data: dict) -> str:
+    """SHA-256 of every entry but `checked` itself, in a canonical JSON form."""
+    canonical = json.dumps({k: v for k, v in data.items() if k != "checked"}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _to_data(s: ClusterSecrets) -> dict:
     pair = lambda p: {"cert": p.cert, "key": p.key}  # noqa: E731
-    return {"version": 1, "token": s.token, "ca": pair(s.ca), "front_proxy_ca": pair(s.front_proxy_ca),
-            "etcd_ca": pair(s.etcd_ca), "service_account": pair(s.service_account)}
+    data = {"version": 1, "token": s.token, "ca": pair(s.ca), "front_proxy_ca": pair(s.front_proxy_ca),
+            "etcd_ca": pair(s.etcd_ca), "service_account": pair(s.service_account), "ca_cert_hash": s.ca_cert_hash}
+    # gen writes only secrets it made or checked; while the checksum matches, a read needs no key parsing
+    data["checked"] = _checksum(data)
+    return data
 
 
 def _problem(path: Path, message: str) -> ProfileError:
     return ProfileError([Problem(str(path), 0, "secrets", message)])
 
 
-def _public_der(key) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _checked_pair(path: Path, name: str, entry, is_ca: bool) -> KeyPair:
-    """A certificate (or public key) and its private key, both parsed and matching each other."""
+def _framed_pair(path: Path, name: str, entry) -> KeyPair:
+    """A certificate (or public key) and its private key, each exactly one PEM block."""
     if not isinstance(entry, dict) or not isinstance(entry.get("cert"), str) or not isinstance(entry.get("key"), str):
         raise _problem(path, f"{name}: needs `cert` and `key` PEM texts")
     for part in ("cert", "key"):
         if not PEM_BLOCK.fullmatch(entry[part]):
             raise _problem(path, f"{name}.{part}: not a single PEM block (text before or after it, or a damaged body)")
-    try:
-        if is_ca:
-            public = x509.load_pem_x509_certificate(entry["cert"].encode()).public_key()
-        else:
-            public = serialization.load_pem_public_key(entry["cert"].encode())
-        private = serialization.load_pem_private_key(entry["key"].encode(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise _problem(path, f"{name}: unreadable PEM ({exc})") from None
-    if _public_der(private.public_key()) != _public_der(public):
-        raise _problem(path, f"{name}: the key does not belong to its {'certificate' if is_ca else 'public key'}")
     return KeyPair(entry["cert"], entry["key"])
+
+
+def _checked_ca_hash(path: Path, pairs: dict[str, KeyPair]) -> str:
+    """Every pair parsed and matched (its private key is its certificate's or public key's); the CA's hash."""
+    from generator import keys  # cryptography: only for a file gen did not write as it is now
+
+    for name, pair in pairs.items():
+        is_ca = name != "service_account"
+        try:
+            keys.check_pair(pair.cert, pair.key, is_ca)
+        except keys.KeyMismatch:
+            raise _problem(path, f"{name}: the key does not belong to its "
+                                 f"{'certificate' if is_ca else 'public key'}") from None
+        except (ValueError, TypeError) as exc:
+            raise _problem(path, f"{name}: unreadable PEM ({exc})") from None
+    return keys.ca_cert_hash(pairs["ca"].cert)
 
 
 def _from_data(path: Path, d) -> ClusterSecrets:
@@ -171,10 +130,12 @@ def _from_data(path: Path, d) -> ClusterSecrets:
     token = d.get("token")
     if not isinstance(token, str) or not TOKEN_FORMAT.fullmatch(token):
         raise _problem(path, "token: not a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})")
-    return ClusterSecrets(_checked_pair(path, "ca", d.get("ca"), True),
-                          _checked_pair(path, "front_proxy_ca", d.get("front_proxy_ca"), True),
-                          _checked_pair(path, "etcd_ca", d.get("etcd_ca"), True),
-                          _checked_pair(path, "service_account", d.get("service_account"), False), token)
+    pairs = {name: _framed_pair(path, name, d.get(name)) for name in ("ca", "front_proxy_ca", "etcd_ca", "service_account")}
+    if d.get("checked") == _checksum(d) and CA_HASH_FORMAT.fullmatch(str(d.get("ca_cert_hash"))):
+        ca_hash = d["ca_cert_hash"]  # as gen wrote it, right after making or checking these keys
+    else:  # written by hand, pieced together from other files, or by an older gen
+        ca_hash = _checked_ca_hash(path, pairs)
+    return ClusterSecrets(**pairs, token=token, ca_cert_hash=ca_hash)
 
 
 def _private_directory(directory: Path) -> Path:
@@ -286,7 +247,7 @@ def renew_token(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     """Replace the bootstrap token (after it expired); the CAs stay."""
     path = secrets_path(cluster, directory)
     current = load_or_create(cluster, directory)
-    renewed = ClusterSecrets(current.ca, current.front_proxy_ca, current.etcd_ca, current.service_account, new_token())
+    renewed = dataclasses.replace(current, token=new_token())
     write_private(path, FILE_HEADER
                   + yaml.safe_dump(_to_data(renewed), sort_keys=False))
     return renewed

@@ -1,11 +1,15 @@
 """Cluster secrets: made once, kept private, the same for every node of a cluster whatever the order."""
 
+import os
 import re
 import stat
 import subprocess
+import sys
 
+import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.support.common import run_gen
 from tests.support.rehearsal import openssl_ca_hash
@@ -46,7 +50,48 @@ def test_cas_are_cas_with_kubeadm_names(tmp_path):
         check = subprocess.run(["openssl", "pkey", "-pubout"], input=pair.key.encode(), capture_output=True)
         assert check.returncode == 0
         assert check.stdout.decode() == cert.public_key().public_bytes(
-            secrets.serialization.Encoding.PEM, secrets.serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _rewrite(path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(secrets.FILE_HEADER + yaml.safe_dump(data))
+
+
+def test_a_file_whose_checksum_does_not_match_has_every_key_checked(tmp_path):
+    """The checksum lets a render skip parsing the keys gen wrote itself; any other file is parsed and matched."""
+    made = secrets.load_or_create("c1", tmp_path)
+    path = secrets.secrets_path("c1", tmp_path)
+    cert = tmp_path / "ca.crt"
+    cert.write_text(made.ca.cert)
+    # an older gen's file: neither hash nor checksum
+    _rewrite(path, lambda d: (d.pop("checked"), d.pop("ca_cert_hash")))
+    assert secrets.load(path).ca_cert_hash == openssl_ca_hash(cert)
+    # a hash edited by hand: recomputed from the certificate, not believed
+    _rewrite(path, lambda d: d.update(ca_cert_hash="sha256:" + "0" * 64, checked="sha256:" + "1" * 64))
+    assert secrets.load(path).ca_cert_hash == openssl_ca_hash(cert)
+    # another cluster's CA key pasted in, checksum and all: refused
+    other = secrets._to_data(secrets.generate())
+    _rewrite(path, lambda d: d.update(ca={"cert": d["ca"]["cert"], "key": other["ca"]["key"]}, checked=other["checked"]))
+    with pytest.raises(ProfileError, match="ca: the key does not belong to its certificate"):
+        secrets.load(path)
+
+
+def _imported_modules(*gen_args: str, env: dict) -> set[str]:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "generator", *gen_args], cwd=ROOT,
+                            capture_output=True, text=True, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_rendering_with_secrets_gen_wrote_parses_no_keys(tmp_path):
+    """cryptography costs more than the rest of a render: it is imported to make or check keys, not to read them."""
+    env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
+    making = _imported_modules("ks", "profiles/master.yaml", "-o", str(tmp_path / "1.ks"), env=env)
+    reading = _imported_modules("ks", "profiles/master.yaml", "-o", str(tmp_path / "2.ks"), env=env)
+    assert "cryptography" in making
+    assert "generator.resolve" in reading and not [m for m in reading if m.startswith("cryptography")]
 
 
 def test_renewing_the_token_keeps_the_cas(tmp_path):
