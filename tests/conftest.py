@@ -27,6 +27,16 @@ def secrets_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def cache_home(tmp_path_factory):
+    """gen caches compiled templates under $XDG_CACHE_HOME: the tests' go to a temp folder, not the user's."""
+    path = tmp_path_factory.mktemp("cache")
+    path.chmod(0o700)
+    os.environ["XDG_CACHE_HOME"] = str(path)
+    yield path
+    os.environ.pop("XDG_CACHE_HOME", None)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def standin_checksums(tmp_path_factory):
     """The stand-in curl serves other bytes than the real mirrors: pin every pinned URL to the stand-in's digest,
     so rehearsals run the node's checksum check (and pass it) exactly where the real table pins a file."""

@@ -11,7 +11,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.support.common import run_gen
+from tests.support.common import ROOT, run_gen
 from tests.support.rehearsal import openssl_ca_hash
 
 from generator import secrets

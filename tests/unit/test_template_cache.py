@@ -1,6 +1,6 @@
 """Compiled templates kept between runs: the same bytes with or without them, and only from a private folder."""
 
-from conftest import run_gen
+from tests.support.common import run_gen
 
 from generator.template_cache import bytecode_cache
 
