@@ -5,7 +5,9 @@ from pathlib import Path
 from generator.emit import write_artifact
 from generator.private import directory_problem
 from generator.errors import ProfileError, UsageError
-from generator.pipeline import checked_profile, is_node_profile, node_from_profile
+from generator.fleet import FleetNode, fleet_problems
+from generator.inventory import build_documents
+from generator.resolve import resolve
 
 
 def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
@@ -23,14 +25,17 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
 
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
     from generator.carriers import CARRIERS
+    from generator.netconfig import render_network_config
 
-    nodes, problems = [], []
+    members, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
-            if is_node_profile(checked_profile(profile)):
-                nodes.append((node_from_profile(profile, secrets_dir), relative))
+            for entry in build_documents(profile, relative):
+                members.append((FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name))
         except ProfileError as exc:
             problems += exc.problems
+    if not problems:  # across nodes only once each node is sound: its own problems come first
+        problems = fleet_problems([member for member, _ in members])
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
     # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into
@@ -39,9 +44,13 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
     if unsafe:
         raise UsageError(f"{out_dir}: nothing written: {unsafe}")
     written = []
-    for node, relative in nodes:
-        for suffix, render in CARRIERS.items():
-            target = out_dir / relative.with_suffix(suffix)
-            write_artifact(target, render(node))
+    for member, name in members:
+        outputs = [(suffix, render(member.node)) for suffix, render in CARRIERS.items()]
+        outputs.append((".network-config", render_network_config(member.node)))
+        for suffix, text in outputs:
+            if text is None:
+                continue
+            target = out_dir / name.parent / (name.name + suffix)  # a host name may hold dots
+            write_artifact(target, text)
             written.append(target)
     return written

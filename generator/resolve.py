@@ -253,7 +253,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         os=os_spec,
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
-                        nameservers=tuple(net.get("nameservers", ()))),
+                        nameservers=tuple(net.get("nameservers", ())), mac=net.get("mac", "").lower()),
         kube=kube, cni=cni, join=join, pki=pki,
         repo_files=proxy.with_direct_repos(((os_repos,) if os_repos else ()) + _repo_files(minor, release, os_entry, mirrors),
                                            node_proxy),
