@@ -134,6 +134,24 @@ def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--o
         print(written)
 
 
+import_app = typer.Typer(no_args_is_help=True, help="Make a cluster file from another tool's inventory.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("kubespray")
+def import_kubespray_command(
+    hosts: Path, output: Optional[Path] = Output,
+    prefix: int = typer.Option(..., "--prefix", min=1, max=32,
+                               help="Prefix length of the node network (Kubespray's ip has none), e.g. 24."),
+    extends: Optional[str] = typer.Option(None, "--extends", metavar="FILE",
+                                          help="A cluster file (relative to the output) holding the shared settings."),
+):
+    """A cluster file with `nodes:` from a Kubespray hosts.yaml (kube_control_plane, kube_node, ip, mac)."""
+    from generator.kubespray import import_hosts
+
+    write_artifact(output, import_hosts(hosts, prefix, extends), private=False)  # names and addresses only
+
+
 token_app = typer.Typer(no_args_is_help=True, help="The cluster's bootstrap token.")
 app.add_typer(token_app, name="token")
 
