@@ -30,12 +30,14 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
     members, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
-            for entry in build_documents(profile, relative):
-                members.append((FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name))
+            entries, failed = build_documents(profile, relative)
         except ProfileError as exc:
             problems += exc.problems
-    if not problems:  # across nodes only once each node is sound: its own problems come first
-        problems = fleet_problems([member for member, _ in members])
+            continue
+        problems += failed
+        members += [(FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name) for entry in entries]
+    # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
+    problems += fleet_problems([member for member, _ in members], complete=not problems)
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
     # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into

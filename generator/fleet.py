@@ -149,7 +149,7 @@ def _duplicates(members: list[FleetNode], value, path: tuple, what: str) -> list
         if key in first_with:
             other = first_with[key]
             problems.append(member.doc.problem(path, f"{what} {key} is also {other.node.hostname}'s "
-                                                     f"({other.node.role}, {_where(other.doc, *path)}); "
+                                                     f"({other.node.role}, {_where(other.doc, 'hostname')}); "
                                                      f"every node needs its own"))
         else:
             first_with[key] = member
@@ -242,8 +242,12 @@ def _endpoint_workers(members: list[FleetNode]) -> list[Problem]:
     return problems
 
 
-def fleet_problems(members: list[FleetNode]) -> list[Problem]:
-    """Every problem across the nodes of one build; clusters are told apart by cluster.name."""
+def fleet_problems(members: list[FleetNode], complete: bool = True) -> list[Problem]:
+    """Every problem across the nodes of one build; clusters are told apart by cluster.name.
+
+    complete=False: some nodes failed their own checks and are missing here, so what depends on every node
+    being present (which control planes exist, what answers on the endpoint) is not judged.
+    """
     problems = _duplicates(members, lambda m: m.node.network.mac, ("network", "mac"), "MAC address")
     clusters: dict[str, list[FleetNode]] = defaultdict(list)
     for member in members:
@@ -252,8 +256,9 @@ def fleet_problems(members: list[FleetNode]) -> list[Problem]:
         control_planes = [m for m in cluster_members if m.is_control_plane]
         problems += _duplicates(cluster_members, lambda m: m.node.hostname, ("hostname",), "host name")
         problems += _duplicates(cluster_members, lambda m: m.address, ("network", "address"), "address")
-        problems += _first_control_plane(cluster_members, control_planes)
-        problems += _endpoint(cluster_members, control_planes)
+        if complete:
+            problems += _first_control_plane(cluster_members, control_planes)
+            problems += _endpoint(cluster_members, control_planes)
         problems += _hosts_entries(cluster_members)
         problems += _virtual_ip(cluster_members)
         problems += _endpoint_workers(cluster_members)

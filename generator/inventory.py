@@ -154,8 +154,8 @@ def node_documents(cluster: Document) -> list[Document]:
     return nodes
 
 
-def checked_node_documents(cluster: Document) -> list[Document]:
-    """The listed nodes, each through the schema and the rules; every node's problems at once."""
+def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
+    """The listed nodes that pass the schema and the rules, and every problem of the others."""
     problems: list[Problem] = []
     checked = []
     for doc in node_documents(cluster):
@@ -165,19 +165,19 @@ def checked_node_documents(cluster: Document) -> list[Document]:
             checked.append(doc)
         except ProfileError as exc:
             problems += exc.problems
-    if problems:
-        raise ProfileError(problems)
-    return checked
+    return checked, problems
 
 
-def build_documents(path: Path, relative: Path) -> list[NodeDocument]:
-    """The node profiles one file of a build holds: itself if it has a role, its list if it is an inventory,
-    none if it holds shared settings only."""
+def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
+    """The node profiles one file of a build holds - itself if it has a role, its list if it is an inventory,
+    none if it holds shared settings only - and the problems of listed nodes that failed their checks.
+    A problem with the file itself raises ProfileError."""
     doc = load_profile(path)
     check_schema(doc)
     check_rules(doc)
     if "role" in doc.data:
-        return [NodeDocument(doc, relative.with_suffix(""))]
+        return [NodeDocument(doc, relative.with_suffix(""))], []
     if not is_inventory(doc):
-        return []
-    return [NodeDocument(node, relative.parent / node.data["hostname"]) for node in checked_node_documents(doc)]
+        return [], []
+    nodes, problems = checked_node_documents(doc)
+    return [NodeDocument(node, relative.parent / node.data["hostname"]) for node in nodes], problems

@@ -55,10 +55,11 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
     members: list[FleetNode] = []
     for path in paths:
         try:
-            entries = build_documents(path, Path(path.name))
+            entries, failed = build_documents(path, Path(path.name))
         except ProfileError as exc:
             problems += exc.problems
             continue
+        problems += failed
         for entry in entries:
             node = resolve(entry.doc, secrets_dir, create_secrets=False)
             members.append(FleetNode(entry.doc, node))
@@ -66,8 +67,8 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
             node_problems, node_notes = _node_checks(label, node, secrets_dir, strict)
             problems += node_problems
             notes += node_notes
-    if len(members) > 1 and not problems:
-        problems += fleet_problems(members)
+    if len(members) > 1:
+        problems += fleet_problems(members, complete=not problems)
     return problems, notes
 
 
