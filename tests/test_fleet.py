@@ -125,7 +125,8 @@ def test_first_control_plane_naming_a_worker_in_another_file(write_profile, tmp_
     assert problems("validate", str(cp), str(worker)) == [
         f"{cp}:4: cluster.first_control_plane: names wa, a worker ({worker}:2); name the control plane that runs "
         f"kubeadm init",
-        f"{cluster}:7: cluster.first_control_plane: no control plane of cluster ha is called 'cp1' (they are cpa)"]
+        f"{cluster}:7: cluster.first_control_plane: no control plane of cluster ha is called 'cp1' (they are cpa); "
+        f"did you mean 'cpa'?"]
 
 
 def test_two_control_planes_without_a_first_one(write_profile, tmp_path):
