@@ -49,7 +49,7 @@ def _set(data: dict, origins: dict, path: KeyPath, value, where: tuple[str, int]
 
 
 def _node_document(base: Document, entry: dict, origins: dict, display: str, where: tuple[str, int],
-                   problems: list[Problem]) -> Document:
+                   problems: list[Problem], label: str = "") -> Document:
     """The cluster file's settings with one node's entry merged over them, as `extends:` merges."""
     entry, origins = dict(entry), dict(origins)
     for shortcut, target in SHORTCUTS.items():
@@ -58,7 +58,7 @@ def _node_document(base: Document, entry: dict, origins: dict, display: str, whe
         value = entry.pop(shortcut)
         shortcut_where = origins.pop((shortcut,))
         if isinstance(entry.get(target[0]), dict) and target[1] in entry[target[0]]:
-            problems.append(Problem(*shortcut_where, shortcut, f"also set as {'.'.join(target)} in this entry; keep one"))
+            problems.append(Problem(*shortcut_where, label + shortcut, f"also set as {'.'.join(target)} in this entry; keep one"))
             continue
         _set(entry, origins, target, value.lower() if shortcut == "mac" and isinstance(value, str) else value,
              shortcut_where)
@@ -132,8 +132,8 @@ def _csv_entry(row: dict, where: tuple[str, int]) -> tuple[dict, dict]:
     return entry, origins
 
 
-def node_documents(cluster: Document) -> list[Document]:
-    """Every node the cluster file lists, unchecked; problems with the list itself raise ProfileError."""
+def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
+    """Every node the cluster file lists, unchecked, and the problems of entries and rows that make none."""
     base = Document({k: v for k, v in cluster.data.items() if k not in INVENTORY_KEYS},
                     {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
                     cluster.files)
@@ -143,22 +143,20 @@ def node_documents(cluster: Document) -> list[Document]:
         prefix = ("nodes", i)
         origins = {p[2:]: o for p, o in cluster.origins.items() if p[:2] == prefix and len(p) > 2}
         where = cluster.locate(prefix)
-        nodes.append(_node_document(base, entry, origins, where[0], where, problems))
+        nodes.append(_node_document(base, entry, origins, where[0], where, problems, f"nodes[{i}]."))
     if cluster.data.get("nodes_csv"):
         path, display = _csv_path(cluster, cluster.data["nodes_csv"])
         for line, row in _csv_rows(path, display, problems):
             entry, origins = _csv_entry(row, (display, line))
             nodes.append(_node_document(base, entry, origins, display, (display, line), problems))
-    if problems:
-        raise ProfileError(problems)
-    return nodes
+    return nodes, problems
 
 
 def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
     """The listed nodes that pass the schema and the rules, and every problem of the others."""
-    problems: list[Problem] = []
     checked = []
-    for doc in node_documents(cluster):
+    nodes, problems = node_documents(cluster)
+    for doc in nodes:
         try:
             check_schema(doc)
             check_rules(doc)
