@@ -4,7 +4,7 @@ from pathlib import Path
 
 from generator.emit import write_artifact
 from generator.private import directory_problem
-from generator.errors import ProfileError, UsageError
+from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import build_documents
 from generator.resolve import resolve
@@ -23,6 +23,22 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
+def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
+    """Two nodes whose artifacts would have one name (same host name in one folder, from different clusters)."""
+    seen: dict[Path, FleetNode] = {}
+    problems = []
+    for member, name in members:
+        if name in seen and seen[name].node.cluster != member.node.cluster:
+            other = seen[name]
+            file, line = other.doc.locate(("hostname",))
+            problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
+                                                              f"{other.node.hostname} ({file}:{line}) of cluster "
+                                                              f"{other.node.cluster}; build the clusters into "
+                                                              f"separate folders"))
+        seen.setdefault(name, member)
+    return problems
+
+
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
     from generator.carriers import CARRIERS
     from generator.netconfig import render_network_config
@@ -38,6 +54,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
         members += [(FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name) for entry in entries]
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([member for member, _ in members], complete=not problems)
+    problems += _same_targets(members)
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
     # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into

@@ -31,6 +31,10 @@ def build(path, tmp_path) -> list[str]:
     return problems("build", str(path), "-o", str(tmp_path / "out"))
 
 
+def build_many(paths, tmp_path) -> list[str]:
+    return problems("build", *map(str, paths), "-o", str(tmp_path / "out"))
+
+
 def test_a_sound_inventory_builds(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1)
     result = run_gen("build", str(path), "-o", str(tmp_path / "out"))
@@ -211,3 +215,12 @@ def test_a_lone_control_plane_carries_every_shared_key():
 def test_where_kubeadm_reads_no_ecdsa_sa_key_a_lone_control_plane_keeps_the_ca_only():
     node = node_from_profile(ROOT / "profiles/classic/master.yaml")
     assert {name for name, _ in node.pki.files} == {"ca.crt", "ca.key"}
+
+
+def test_two_clusters_cannot_write_one_hosts_artifacts(write_profile, tmp_path):
+    a = write_profile("a.yaml", f"extends: profiles/ha/cluster.yaml\nnodes:\n  - {CP1}\n  - {W1}\n")
+    b = write_profile("b.yaml", "extends: profiles/cluster.yaml\nnodes:\n"
+                                "  - {hostname: cp1, role: control-plane, address: 192.168.122.10/24}\n")
+    assert build_many([a, b], tmp_path) == [
+        f"{b}:3: hostname: its artifacts would be cp1.* like those of cp1 ({a}:3) of cluster ha; "
+        f"build the clusters into separate folders"]

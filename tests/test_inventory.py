@@ -2,7 +2,6 @@
 example fleet, checked by their real consumers (pykickstart, cloud-init 22.4)."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
