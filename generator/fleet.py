@@ -69,15 +69,16 @@ def node_problems(doc: Document) -> list[Problem]:
     endpoint = _get(data, "kubernetes", "control_plane_endpoint")
     endpoint_host = endpoint.rsplit(":", 1)[0] if isinstance(endpoint, str) else None
 
-    if isinstance(first, str) and first != hostname and same_host(first, hostname):
+    if not isinstance(first, str):
+        pass
+    elif role in CONTROL_PLANE_ROLES and first != hostname and same_host(first, hostname):
         problems.append(doc.problem(("cluster", "first_control_plane"), (
             f"{first!r} is not this host's name {hostname!r}, only another form of it: the names must match exactly, "
-            f"or this {'control plane joins' if role in CONTROL_PLANE_ROLES else 'node is taken for'} a cluster "
-            f"that never starts; write first_control_plane: {hostname if role in CONTROL_PLANE_ROLES else first}")))
-    elif isinstance(first, str) and first == hostname and role not in CONTROL_PLANE_ROLES:
+            f"or this control plane joins a cluster that never starts; write first_control_plane: {hostname}")))
+    elif role not in CONTROL_PLANE_ROLES and same_host(first, hostname):
         problems.append(doc.problem(("cluster", "first_control_plane"),
                                     f"names this node, a {role}: name the control plane that runs kubeadm init"))
-    elif (role in CONTROL_PLANE_ROLES and isinstance(first, str) and first != hostname and not vip
+    elif (role in CONTROL_PLANE_ROLES and first != hostname and not vip
           and endpoint_host and (same_host(endpoint_host, hostname) or (interface and endpoint_host == str(interface.ip)))):
         problems.append(doc.problem(("cluster", "first_control_plane"), (
             f"names {first!r}, not this control plane {hostname!r}, so it would join the cluster at {endpoint} - "
