@@ -78,6 +78,10 @@ def _csv_path(doc: Document, ref: str) -> tuple[Path, str]:
     candidate = folder / ref
     if not candidate.resolve().is_relative_to(folder.resolve()):
         raise ProfileError([Problem(file, line, "nodes_csv", f"must stay inside {folder}/ (no `..` or links out of it)")])
+    if not candidate.exists():
+        raise ProfileError([Problem(file, line, "nodes_csv", f"file {ref!r} not found (looked in {folder}/)")])
+    if not candidate.is_file():
+        raise ProfileError([Problem(file, line, "nodes_csv", f"{ref!r} is not a regular file")])
     return candidate, str(candidate)
 
 
@@ -141,6 +145,12 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
     nodes = []
     for i, entry in enumerate(cluster.data.get("nodes") or []):
         prefix = ("nodes", i)
+        misplaced = [key for key in ("extends",) + INVENTORY_KEYS if key in entry]
+        for key in misplaced:
+            problems.append(cluster.problem(prefix + (key,), f"a node entry inherits this file's settings and lists "
+                                                             f"no nodes; {key} belongs at the top of the file"))
+        if misplaced:
+            continue
         origins = {p[2:]: o for p, o in cluster.origins.items() if p[:2] == prefix and len(p) > 2}
         where = cluster.locate(prefix)
         nodes.append(_node_document(base, entry, origins, where[0], where, problems, f"nodes[{i}]."))
@@ -174,6 +184,10 @@ def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], lis
     check_schema(doc)
     check_rules(doc)
     if "role" in doc.data:
+        own = [key for key in INVENTORY_KEYS if key in doc.data and doc.locate((key,))[0] == doc.files[0]]
+        if own:  # inherited from the cluster file it extends is fine; listed here, they would be ignored
+            raise ProfileError([doc.problem((key,), "a node profile (it has a role) lists no nodes; list them in "
+                                                    "a cluster file without role and hostname") for key in own])
         return [NodeDocument(doc, relative.with_suffix(""))], []
     if not is_inventory(doc):
         return [], []

@@ -248,3 +248,23 @@ def test_import_without_kubernetes_hosts(write_profile):
                                         "      hosts:\n        etcd1:\n")
     assert refused("import", "kubespray", str(hosts), "--prefix", "24") == [
         f"{hosts}:1: all.children: no host in kube_control_plane or kube_node: nothing to import"]
+
+
+def test_an_entry_cannot_extend_or_list_nodes(write_profile):
+    path = write_profile("cluster.yaml", SETTINGS + "nodes:\n  - {hostname: w1, extends: other.yaml}\n")
+    assert refused("validate", str(path)) == [
+        f"{path}:5: nodes[0].extends: a node entry inherits this file's settings and lists no nodes; extends "
+        f"belongs at the top of the file"]
+
+
+def test_a_missing_csv_is_named_at_its_line(write_profile):
+    path = write_profile("cluster.yaml", CSV_SETTINGS)
+    assert refused("validate", str(path)) == [
+        f"{path}:4: nodes_csv: file 'workers.csv' not found (looked in {path.parent}/)"]
+
+
+def test_a_node_profile_lists_no_nodes(write_profile):
+    path = write_profile("w.yaml", "extends: profiles/worker.yaml\nnodes_csv: workers.csv\n")
+    assert refused("validate", str(path)) == [
+        f"{path}:2: nodes_csv: a node profile (it has a role) lists no nodes; list them in a cluster file without "
+        f"role and hostname"]
