@@ -4,10 +4,13 @@ from pathlib import Path
 
 from generator.cloudinit import render_user_data
 from generator.emit import write_artifact
-from generator.errors import ProfileError, UsageError
+from generator.errors import Problem, ProfileError, UsageError
+from generator.fleet import FleetNode, fleet_problems
+from generator.inventory import build_documents
 from generator.kickstart import render_kickstart
-from generator.pipeline import checked_profile, is_node_profile, node_from_document
+from generator.netconfig import render_network_config
 from generator.private import directory_problem
+from generator.resolve import resolve
 
 # the file suffix of each format. Only `gen build` writes every format at once; `gen ks`, `gen cloud-init`
 # and `gen validate` call the renderer they need, with options of their own.
@@ -30,15 +33,35 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
+def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
+    """Two nodes whose artifacts would have one name (same host name in one folder, from different clusters)."""
+    seen: dict[Path, FleetNode] = {}
+    problems = []
+    for member, name in members:
+        if name in seen and seen[name].node.cluster != member.node.cluster:
+            other = seen[name]
+            file, line = other.doc.locate(("hostname",))
+            problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
+                                                              f"{other.node.hostname} ({file}:{line}) of cluster "
+                                                              f"{other.node.cluster}; build the clusters into "
+                                                              f"separate folders"))
+        seen.setdefault(name, member)
+    return problems
+
+
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
-    nodes, problems = [], []
+    members, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
-            doc = checked_profile(profile)  # once: shared profiles are checked too, then skipped
-            if is_node_profile(doc):
-                nodes.append((node_from_document(doc, secrets_dir), relative))
+            entries, failed = build_documents(profile, relative)
         except ProfileError as exc:
             problems += exc.problems
+            continue
+        problems += failed
+        members += [(FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name) for entry in entries]
+    # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
+    problems += fleet_problems([member for member, _ in members], complete=not problems)
+    problems += _same_targets(members)
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
     # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into
@@ -47,9 +70,13 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
     if unsafe:
         raise UsageError(f"{out_dir}: nothing written: {unsafe}")
     written = []
-    for node, relative in nodes:
-        for suffix, render in CARRIERS.items():
-            target = out_dir / relative.with_suffix(suffix)
-            write_artifact(target, render(node))
+    for member, name in members:
+        outputs = [(suffix, render(member.node)) for suffix, render in CARRIERS.items()]
+        outputs.append((".network-config", render_network_config(member.node)))
+        for suffix, text in outputs:
+            if text is None:
+                continue
+            target = out_dir / name.parent / (name.name + suffix)  # a host name may hold dots
+            write_artifact(target, text)
             written.append(target)
     return written

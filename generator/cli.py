@@ -100,6 +100,13 @@ def build_command(paths: list[Path], output: Path, secrets_dir: Path | None):
         print(written)
 
 
+def import_kubespray_command(hosts: Path, output: Path | None, prefix: int, extends: str | None):
+    """A cluster file with `nodes:` from a Kubespray hosts.yaml (kube_control_plane, kube_node, ip, mac)."""
+    from generator.kubespray import import_hosts
+
+    write_artifact(output, import_hosts(hosts, prefix, extends), private=False)  # names and addresses only
+
+
 def token_renew_command(profile: Path, secrets_dir: Path | None):
     """New bootstrap token for PROFILE's cluster (the CAs stay); then render the joining nodes again."""
     from generator.pipeline import node_from_profile
@@ -131,6 +138,12 @@ class _PrintVersion(argparse.Action):
 
         print(f"gen (k8s-firstboot) {package_version()}")
         parser.exit()
+
+
+def _prefix_length(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 prefix length (1 to 32), e.g. 24")
+    return int(text)
 
 
 def _first_line(function) -> str:
@@ -187,6 +200,17 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="Directory for the artifacts.")
     secrets_dir(build)
+
+    importer = commands.add_parser("import", help="Make a cluster file from another tool's inventory.",
+                                   description="Make a cluster file from another tool's inventory.")
+    kubespray = command("kubespray", import_kubespray_command,
+                        importer.add_subparsers(title="commands", metavar="COMMAND", required=True))
+    kubespray.add_argument("hosts", type=Path, metavar="HOSTS_YAML")
+    output(kubespray)
+    kubespray.add_argument("--prefix", type=_prefix_length, required=True, metavar="N",
+                           help="Prefix length of the node network (Kubespray's ip has none), e.g. 24.")
+    kubespray.add_argument("--extends", metavar="FILE",
+                           help="A cluster file (relative to the output) holding the shared settings.")
 
     token = commands.add_parser("token", help="The cluster's bootstrap token.", description="The cluster's bootstrap token.")
     renew = command("renew", token_renew_command, token.add_subparsers(title="commands", metavar="COMMAND", required=True))

@@ -119,6 +119,7 @@ class Network:
     address: str   # with prefix, static only
     gateway: str
     nameservers: tuple[str, ...]
+    mac: str = ""   # lower case; when set, the installer and cloud-init pick the interface by it
 
 
 @dataclass(frozen=True)

@@ -205,9 +205,11 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         join = Join(s.token, s.ca_cert_hash)
         if role == "control-plane":
             files = [("ca.crt", s.ca.cert), ("ca.key", s.ca.key)]
-            if first is not None:
-                # more control planes will join: all of them must share every CA and the service-account key.
-                # A lone control plane needs only the cluster CA (the one workers pin); kubeadm makes the rest.
+            if first is not None or releases.ecdsa_sa_key_problem(version) is None:
+                # every control plane of a cluster must share every CA and the service-account key, so each gets
+                # them all, a lone one too: control planes added later then join a cluster that uses these keys
+                # (about 2.6 KB more user-data, 1 KB gzipped). Where kubeadm takes no ECDSA sa.key, a lone control
+                # plane keeps only the cluster CA and kubeadm makes the rest; rules refuse more control planes there.
                 files += [("front-proxy-ca.crt", s.front_proxy_ca.cert), ("front-proxy-ca.key", s.front_proxy_ca.key),
                           ("etcd/ca.crt", s.etcd_ca.cert), ("etcd/ca.key", s.etcd_ca.key),
                           ("sa.pub", s.service_account.cert), ("sa.key", s.service_account.key)]
@@ -253,7 +255,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         os=os_spec,
         network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
-                        nameservers=tuple(net.get("nameservers", ()))),
+                        nameservers=tuple(net.get("nameservers", ())), mac=net.get("mac", "").lower()),
         kube=kube, cni=cni, join=join, pki=pki,
         repo_files=proxy.with_direct_repos(((os_repos,) if os_repos else ()) + _repo_files(minor, release, os_entry, mirrors),
                                            node_proxy),

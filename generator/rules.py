@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from generator import releases
+from generator import fleet, releases
 from generator.errors import Problem, ProfileError
 from generator.load import Document
 from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
@@ -175,6 +175,7 @@ def check_rules(doc: Document) -> None:
                 problems.append(doc.problem(path[:-1], f"{'.'.join(path)} is required for a node profile "
                                                        f"(set it here or in the file this one extends)"))
         _way_in(doc, problems)
+        problems += fleet.node_problems(doc)  # names and addresses the node must agree with itself on
         if role in ("control-plane", "master") and _get(data, ("cluster", "join")) is not None:
             problems.append(doc.problem(("cluster", "join"),
                                         "a control plane cannot join an existing cluster by token alone; "

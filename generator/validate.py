@@ -7,7 +7,8 @@ from generator.cloudinit import render_user_data
 from generator.errors import Problem, ProfileError
 from generator.kickstart import render_kickstart
 from generator.model import Node
-from generator.pipeline import checked_profile, is_node_profile
+from generator.fleet import FleetNode, fleet_problems
+from generator.inventory import build_documents
 from generator.render import SCRIPT_PATH, UNIT_PATH, node_files
 from generator.resolve import resolve
 
@@ -45,32 +46,50 @@ def user_data_checks(path: Path, node: Node) -> tuple[list[Problem], list[str]]:
 
 def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
                       strict: bool = False) -> tuple[list[Problem], list[str]]:
-    """(problems, notes) for every profile; secrets are never created here. strict: warnings are problems."""
+    """(problems, notes) for every profile; secrets are never created here. strict: warnings are problems.
+
+    A cluster file with `nodes:` is validated node by node; with several nodes, the checks across them follow.
+    """
     problems: list[Problem] = []
     notes: list[str] = []
+    members: list[FleetNode] = []
     for path in paths:
         try:
-            doc = checked_profile(path)
+            entries, failed = build_documents(path, Path(path.name))
         except ProfileError as exc:
             problems += exc.problems
             continue
-        if not is_node_profile(doc):
-            continue  # shared settings: nothing to render
-        node = resolve(doc, secrets_dir, create_secrets=False)
-        missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
-        if missing:
-            notes.append(f"{path}: note: {missing}")
-        findings = artifact_findings(node)
-        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
-        ud_problems, ud_notes = user_data_checks(path, node)
-        problems += ud_problems
-        notes += ud_notes
-        for warning in node.warnings:
-            if strict:
-                problems.append(Problem(str(path), 0, "strict", warning))
-            else:
-                notes.append(f"{path}: warning: {warning}")
-        if node.pki:
-            notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
-                         f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")
+        problems += failed
+        for entry in entries:
+            node = resolve(entry.doc, secrets_dir, create_secrets=False)
+            members.append(FleetNode(entry.doc, node))
+            label = path if entry.name.name == path.stem else Path(f"{path} ({node.hostname})")
+            node_problems, node_notes = _node_checks(label, node, secrets_dir, strict)
+            problems += node_problems
+            notes += node_notes
+    if len(members) > 1:
+        problems += fleet_problems(members, complete=not problems)
+    return problems, notes
+
+
+def _node_checks(path: Path, node: Node, secrets_dir: Path | None, strict: bool) -> tuple[list[Problem], list[str]]:
+    """The rendered artifacts of one node, through their real consumers."""
+    problems: list[Problem] = []
+    notes: list[str] = []
+    missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
+    if missing:
+        notes.append(f"{path}: note: {missing}")
+    findings = artifact_findings(node)
+    problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+    ud_problems, ud_notes = user_data_checks(path, node)
+    problems += ud_problems
+    notes += ud_notes
+    for warning in node.warnings:
+        if strict:
+            problems.append(Problem(str(path), 0, "strict", warning))
+        else:
+            notes.append(f"{path}: warning: {warning}")
+    if node.pki:
+        notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
+                     f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")
     return problems, notes

@@ -86,11 +86,11 @@ def test_build_writes_every_node_privately(tmp_path):
 
 def test_build_checks_each_profile_once(tmp_path, monkeypatch):
     """Before: build loaded and checked every node profile twice, to see it is a node and again to resolve it."""
-    from generator import pipeline
+    from generator import inventory
 
     loaded = []
-    load = pipeline.load_profile
-    monkeypatch.setattr(pipeline, "load_profile", lambda path: loaded.append(str(path)) or load(path))
+    load = inventory.load_profile
+    monkeypatch.setattr(inventory, "load_profile", lambda path: loaded.append(str(path)) or load(path))
     build([ROOT / "profiles"], tmp_path / "out", tmp_path / "state")
     assert sorted(loaded) == sorted(str(p) for p in (ROOT / "profiles").rglob("*.yaml"))
 

@@ -1,0 +1,195 @@
+"""A cluster file that lists its nodes: each `nodes:` entry, and each row of the CSV file `nodes_csv:` names,
+becomes a node profile that inherits the cluster file's settings as `extends:` would.
+
+An entry holds hostname, role (default worker), mac and address (shortcuts for network.mac and
+network.address; an address makes the node static) and any profile key it overrides. Every value keeps the
+file and line it came from, so the schema, the rules and the fleet checks point into the cluster file or the
+CSV row.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import Problem, ProfileError
+from generator.load import Document, KeyPath, _merge, load_profile, read_utf8
+from generator.rules import check_rules
+from generator.schema import check_schema
+
+INVENTORY_KEYS = ("nodes", "nodes_csv")
+# entry/column shortcut -> the profile key it sets
+SHORTCUTS = {"mac": ("network", "mac"), "address": ("network", "address")}
+CSV_COLUMNS = {
+    "hostname": ("hostname",), "role": ("role",), "mac": ("network", "mac"), "address": ("network", "address"),
+    "device": ("network", "device"), "gateway": ("network", "gateway"), "disk": ("os", "disk"),
+}
+DEFAULT_ROLE = "worker"
+
+
+@dataclass(frozen=True)
+class NodeDocument:
+    """One node of a build: its merged profile and the name its artifacts get (without suffix)."""
+
+    doc: Document
+    name: Path
+
+
+def is_inventory(doc: Document) -> bool:
+    return "role" not in doc.data and any(key in doc.data for key in INVENTORY_KEYS)
+
+
+def _set(data: dict, origins: dict, path: KeyPath, value, where: tuple[str, int]) -> None:
+    """data[path] = value, creating mappings on the way, each located at `where` unless already located."""
+    for depth in range(1, len(path)):
+        data = data.setdefault(path[depth - 1], {})
+        origins.setdefault(path[:depth], where)
+    data[path[-1]] = value
+    origins[path] = where
+
+
+def _node_document(base: Document, entry: dict, origins: dict, display: str, where: tuple[str, int],
+                   problems: list[Problem], label: str = "") -> Document:
+    """The cluster file's settings with one node's entry merged over them, as `extends:` merges."""
+    entry, origins = dict(entry), dict(origins)
+    for shortcut, target in SHORTCUTS.items():
+        if shortcut not in entry:
+            continue
+        value = entry.pop(shortcut)
+        shortcut_where = origins.pop((shortcut,))
+        if isinstance(entry.get(target[0]), dict) and target[1] in entry[target[0]]:
+            problems.append(Problem(*shortcut_where, label + shortcut, f"also set as {'.'.join(target)} in this entry; keep one"))
+            continue
+        _set(entry, origins, target, value.lower() if shortcut == "mac" and isinstance(value, str) else value,
+             shortcut_where)
+        if shortcut == "address" and "bootproto" not in entry["network"]:
+            _set(entry, origins, ("network", "bootproto"), "static", shortcut_where)
+    entry.setdefault("role", DEFAULT_ROLE)
+    origins.setdefault(("role",), where)
+    data, merged_origins = _merge(base.data, base.origins, entry, origins)
+    merged_origins[()] = where
+    return Document(data, merged_origins, [display] + [f for f in base.files if f != display])
+
+
+def _csv_path(doc: Document, ref: str) -> tuple[Path, str]:
+    """The CSV file `nodes_csv:` names, relative to the file that set it, inside that file's folder."""
+    file, line = doc.locate(("nodes_csv",))
+    folder = Path(file).parent
+    candidate = folder / ref
+    if not candidate.resolve().is_relative_to(folder.resolve()):
+        raise ProfileError([Problem(file, line, "nodes_csv", f"must stay inside {folder}/ (no `..` or links out of it)")])
+    if not candidate.exists():
+        raise ProfileError([Problem(file, line, "nodes_csv", f"file {ref!r} not found (looked in {folder}/)")])
+    if not candidate.is_file():
+        raise ProfileError([Problem(file, line, "nodes_csv", f"{ref!r} is not a regular file")])
+    return candidate, str(candidate)
+
+
+def _csv_rows(path: Path, display: str, problems: list[Problem]) -> list[tuple[int, dict]]:
+    """(line, {column: value}) of every data row; blank lines and lines starting with # are skipped."""
+    text = read_utf8(path, display, "nodes_csv")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, rows = None, []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or not "".join(record).strip() or record[0].lstrip().startswith("#"):
+                continue
+            cells = [cell.strip() for cell in record]
+            if header is None:
+                header = [cell.lower() for cell in cells]
+                unknown = [c for c in header if c not in CSV_COLUMNS]
+                for column in unknown:
+                    problems.append(Problem(display, line, "header", f"unknown column {column!r}; the columns are "
+                                                                     f"{', '.join(CSV_COLUMNS)}"))
+                if "hostname" not in header:
+                    problems.append(Problem(display, line, "header", "no hostname column; the first row names the "
+                                                                     "columns, such as hostname,role,mac,address"))
+                repeated = sorted({c for c in header if header.count(c) > 1})
+                for column in repeated:
+                    problems.append(Problem(display, line, "header", f"column {column!r} appears twice"))
+                if unknown or repeated or "hostname" not in header:
+                    return []
+                continue
+            if len(cells) != len(header):
+                problems.append(Problem(display, line, "row", f"{len(cells)} fields, but the header has {len(header)} "
+                                                              f"({','.join(header)})"))
+                continue
+            rows.append((line, {column: value for column, value in zip(header, cells) if value != ""}))
+    except csv.Error as exc:
+        problems.append(Problem(display, reader.line_num, "row", f"not valid CSV: {exc}"))
+    if header is None:
+        problems.append(Problem(display, 1, "header", "empty: the first row names the columns, such as "
+                                                      "hostname,role,mac,address"))
+    return rows
+
+
+def _csv_entry(row: dict, where: tuple[str, int]) -> tuple[dict, dict]:
+    entry: dict = {}
+    origins: dict = {}
+    for column, value in row.items():
+        if column == "mac":
+            value = value.lower()
+        _set(entry, origins, CSV_COLUMNS[column], value, where)
+    if "address" in row and "bootproto" not in entry.get("network", {}):
+        _set(entry, origins, ("network", "bootproto"), "static", where)
+    return entry, origins
+
+
+def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
+    """Every node the cluster file lists, unchecked, and the problems of entries and rows that make none."""
+    base = Document({k: v for k, v in cluster.data.items() if k not in INVENTORY_KEYS},
+                    {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
+                    cluster.files)
+    problems: list[Problem] = []
+    nodes = []
+    for i, entry in enumerate(cluster.data.get("nodes") or []):
+        prefix = ("nodes", i)
+        misplaced = [key for key in ("extends",) + INVENTORY_KEYS if key in entry]
+        for key in misplaced:
+            problems.append(cluster.problem(prefix + (key,), f"a node entry inherits this file's settings and lists "
+                                                             f"no nodes; {key} belongs at the top of the file"))
+        if misplaced:
+            continue
+        origins = {p[2:]: o for p, o in cluster.origins.items() if p[:2] == prefix and len(p) > 2}
+        where = cluster.locate(prefix)
+        nodes.append(_node_document(base, entry, origins, where[0], where, problems, f"nodes[{i}]."))
+    if cluster.data.get("nodes_csv"):
+        path, display = _csv_path(cluster, cluster.data["nodes_csv"])
+        for line, row in _csv_rows(path, display, problems):
+            entry, origins = _csv_entry(row, (display, line))
+            nodes.append(_node_document(base, entry, origins, display, (display, line), problems))
+    return nodes, problems
+
+
+def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
+    """The listed nodes that pass the schema and the rules, and every problem of the others."""
+    checked = []
+    nodes, problems = node_documents(cluster)
+    for doc in nodes:
+        try:
+            check_schema(doc)
+            check_rules(doc)
+            checked.append(doc)
+        except ProfileError as exc:
+            problems += exc.problems
+    return checked, problems
+
+
+def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
+    """The node profiles one file of a build holds - itself if it has a role, its list if it is an inventory,
+    none if it holds shared settings only - and the problems of listed nodes that failed their checks.
+    A problem with the file itself raises ProfileError."""
+    doc = load_profile(path)
+    check_schema(doc)
+    check_rules(doc)
+    if "role" in doc.data:
+        own = [key for key in INVENTORY_KEYS if key in doc.data and doc.locate((key,))[0] == doc.files[0]]
+        if own:  # inherited from the cluster file it extends is fine; listed here, they would be ignored
+            raise ProfileError([doc.problem((key,), "a node profile (it has a role) lists no nodes; list them in "
+                                                    "a cluster file without role and hostname") for key in own])
+        return [NodeDocument(doc, relative.with_suffix(""))], []
+    if not is_inventory(doc):
+        return [], []
+    nodes, problems = checked_node_documents(doc)
+    return [NodeDocument(node, relative.parent / node.data["hostname"]) for node in nodes], problems
