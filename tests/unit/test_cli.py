@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from tests.support.common import ROOT, run_gen
+from tests.support.common import ROOT, gen_in_process, run_gen
 
 LINE = re.compile(r"^[^:\n]+:\d+: [^:\n]+: .+$")
 
@@ -43,10 +43,10 @@ def test_bad_input_exits_2_with_a_located_message(tmp_path, name):
     profile.write_text(BAD_INPUTS[name])
     out = tmp_path / "out.ks"
     user_data = tmp_path / "out.user-data"
-    for args in (["ks", str(profile)], ["ks", str(profile), "-o", str(out)], ["validate", str(profile)],
-                 ["plan", str(profile)], ["cloud-init", str(profile)],
-                 ["cloud-init", str(profile), "--gzip", "-o", str(user_data)]):
-        result = run_gen(*args)
+    for n, args in enumerate((["ks", str(profile)], ["ks", str(profile), "-o", str(out)], ["validate", str(profile)],
+                              ["plan", str(profile)], ["cloud-init", str(profile)],
+                              ["cloud-init", str(profile), "--gzip", "-o", str(user_data)])):
+        result = (run_gen if n == 0 else gen_in_process)(*args)  # the first as a user runs it, the rest quicker
         assert result.returncode == 2, (args, result.stderr)
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
