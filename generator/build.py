@@ -4,7 +4,7 @@ from pathlib import Path
 
 from generator.emit import write_artifact
 from generator.private import directory_problem
-from generator.errors import ProfileError, UsageError
+from generator.errors import Problem, ProfileError, UsageError
 from generator.pipeline import checked_profile, is_node_profile, node_from_profile
 
 
@@ -21,7 +21,8 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
+def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> tuple[list[Path], list[Problem]]:
+    """(files written, warnings of the nodes rendered); any error stops it before a file is written."""
     from generator.carriers import CARRIERS
 
     nodes, problems = [], []
@@ -44,4 +45,4 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
             target = out_dir / relative.with_suffix(suffix)
             write_artifact(target, render(node))
             written.append(target)
-    return written
+    return written, [w for node, _ in nodes for w in node.warnings]

@@ -9,6 +9,7 @@ import typer
 from generator import SCHEMA_PATH
 from generator.emit import write_artifact
 from generator.errors import ProfileError, UsageError
+from generator.report import print_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot.")
@@ -43,6 +44,7 @@ def ks_command(profile: Path, output: Optional[Path] = Output, secrets_dir: Opti
 
     node = node_from_profile(profile, secrets_dir)
     write_artifact(output, render_kickstart(node))
+    print_text(node.warnings)
 
 
 @app.command("versions")
@@ -73,6 +75,7 @@ def cloud_init_command(
     if mime or scripts:
         text = mime_archive(text, scripts)
     write_artifact(output, encode(text, gzip_it=gzip, base64_it=base64))
+    print_text(node.warnings)
 
 
 @app.command("plan")
@@ -82,15 +85,13 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     from generator.kickstart import erased_disks
     from generator.plan import plan
 
+    from generator.errors import Problem
     from generator.secrets import missing_note
 
     node = node_from_profile(profile, secrets_dir, create_secrets=False)  # a dry run makes nothing
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
-    if not node.join.from_profile:
-        note = missing_note(node.cluster, secrets_dir)
-        if note:
-            print(f"note: {note}")
+    note = "" if node.join.from_profile else missing_note(node.cluster, secrets_dir)
     if node.is_control_plane:
         from generator.cloudinit import cloud_instance
 
@@ -107,21 +108,25 @@ def plan_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
                      else "on first boot (k8s-firstboot.service / cloud-init runcmd)")
             print(f"\n{phase} — {where}")
         print(f"  {number:2}. {step.title}")
-    for warning in node.warnings:
-        print(f"\nwarning: {warning}")
+    print_text(([Problem(str(profile), 0, "", note, "note")] if note else []) + list(node.warnings))
 
 
 @app.command("validate")
 def validate_command(profiles: list[Path], secrets_dir: Optional[Path] = SecretsDir,
-                     strict: bool = typer.Option(False, "--strict", help="Treat warnings as problems (exit 2).")):
-    """Check profiles (schema, rules, rendered artifacts); prints problems, exit 2 if any."""
+                     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors (exit 2)."),
+                     output_format: str = typer.Option("text", "--format", metavar="text|json",
+                                                help="text: one problem a line on stderr; json: a list on stdout.")):
+    """Check profiles (schema, rules, rendered artifacts); prints errors, warnings and notes; exit 2 on errors."""
+    from generator import report
     from generator.validate import validate_profiles
 
-    problems, notes = validate_profiles(profiles, secrets_dir, strict)
-    for note in notes:
-        print(note)
-    if problems:
-        raise ProfileError(problems)
+    if output_format not in report.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(report.FORMATS)}, not {output_format!r}")
+    problems = validate_profiles(profiles, secrets_dir)
+    if strict:
+        problems = report.strict(problems)
+    (report.print_json if output_format == "json" else report.print_text)(problems)
+    raise typer.Exit(report.exit_code(problems))
 
 
 @app.command("build")
@@ -130,8 +135,10 @@ def build_command(paths: list[Path], output: Path = typer.Option(..., "-o", "--o
     """Every node profile under PATHs into DIR, one artifact per node and format."""
     from generator.build import build
 
-    for written in build(paths, output, secrets_dir):
-        print(written)
+    written, warnings = build(paths, output, secrets_dir)
+    for path in written:
+        print(path)
+    print_text(warnings)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="The cluster's bootstrap token.")
@@ -170,10 +177,10 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
+        sys.exit(code if isinstance(code, int) else 0)
     except ProfileError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        print_text(exc.problems)
         sys.exit(2)
     except UsageError as exc:
         print(f"gen: {exc}", file=sys.stderr)

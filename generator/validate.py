@@ -7,7 +7,8 @@ from generator.cloudinit import render_user_data
 from generator.errors import Problem, ProfileError
 from generator.kickstart import render_kickstart
 from generator.model import Node
-from generator.pipeline import checked_profile, is_node_profile
+from generator.load import load_profile
+from generator.pipeline import is_node_profile, profile_problems
 from generator.render import SCRIPT_PATH, UNIT_PATH, node_files
 from generator.resolve import resolve
 
@@ -28,49 +29,41 @@ def artifact_findings(node: Node) -> list[verify.Finding]:
     return findings
 
 
-def user_data_checks(path: Path, node: Node) -> tuple[list[Problem], list[str]]:
+def user_data_checks(path: Path, node: Node) -> list[Problem]:
     """cloud-init's own schema check and the size against the clouds' limits."""
     text = render_user_data(node)
-    problems, notes = [], []
+    found = []
     findings = verify.cloud_init_schema_findings(text, "user-data")
     if findings is None:
-        notes.append(f"{path}: note: cloud-init is not installed; the user-data's schema was not checked")
+        found.append(Problem(str(path), 0, "", "cloud-init is not installed; the user-data's schema was not checked",
+                             "note"))
     else:
-        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
-    size_notes, size_errors = userdata.size_report(str(path), text)
-    notes += size_notes
-    problems += [Problem(str(path), 0, "user-data", message) for message in size_errors]
-    return problems, notes
+        found += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+    return found + userdata.size_report(str(path), text)
 
 
-def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
-                      strict: bool = False) -> tuple[list[Problem], list[str]]:
-    """(problems, notes) for every profile; secrets are never created here. strict: warnings are problems."""
-    problems: list[Problem] = []
-    notes: list[str] = []
+def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> list[Problem]:
+    """Every error, warning and note of every profile; secrets are never created here."""
+    found: list[Problem] = []
     for path in paths:
         try:
-            doc = checked_profile(path)
+            doc = load_profile(path)
         except ProfileError as exc:
-            problems += exc.problems
+            found += exc.problems
             continue
-        if not is_node_profile(doc):
-            continue  # shared settings: nothing to render
+        problems = profile_problems(doc)
+        found += problems
+        if problems or not is_node_profile(doc):
+            continue  # nothing to render: the profile is wrong, or holds shared settings
         node = resolve(doc, secrets_dir, create_secrets=False)
         missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
         if missing:
-            notes.append(f"{path}: note: {missing}")
-        findings = artifact_findings(node)
-        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
-        ud_problems, ud_notes = user_data_checks(path, node)
-        problems += ud_problems
-        notes += ud_notes
-        for warning in node.warnings:
-            if strict:
-                problems.append(Problem(str(path), 0, "strict", warning))
-            else:
-                notes.append(f"{path}: warning: {warning}")
+            found.append(Problem(str(path), 0, "", missing, "note"))
+        found += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in artifact_findings(node)]
+        found += user_data_checks(path, node)
+        found += node.warnings
         if node.pki:
-            notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
-                         f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")
-    return problems, notes
+            found.append(Problem(str(path), 0, "", "its Kickstart and user-data carry the cluster CA keys; keep them "
+                                                   "private (written 0600) and see docs/cloud-init.md on the cloud's "
+                                                   "metadata service", "note"))
+    return list(dict.fromkeys(found))  # profiles that extend one file share its warnings: each is said once
