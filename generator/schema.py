@@ -101,10 +101,10 @@ def _pattern_message(path: tuple, value, error: jsonschema.ValidationError, sche
         return (f"{shown} is not a disk name; write a whole disk as vda, /dev/vda, /dev/disk/by-id/<id> or "
                 f"/dev/disk/by-path/<path> (`ls -l /dev/disk/by-id` on the machine lists them)")
     if path == ("cluster", "virtual_ip", "interface"):
-        return (f"{shown} is not an interface name; keepalived needs the name the installed system gives the "
-                f"interface that carries the virtual IP (usually the one network.device configures, e.g. enp1s0; "
-                f"a MAC address is not a name); or leave it out: the interface that routes to "
-                f"cluster.virtual_ip.address is found at boot")
+        return (f"{shown} is not an interface name; keepalived needs the name of the interface that carries the "
+                f"virtual IP, as the installed system calls it: usually the one network.device configures (e.g. "
+                f"enp1s0; network.device may be a MAC address, this key may not); or leave it out to use the "
+                f"interface that routes to cluster.virtual_ip.address at boot")
     hint = HINTS.get(_ref_of(error, schema)) or error.schema.get("description") or f"must match {error.validator_value}"
     return f"{shown} is not valid: {hint}"
 
