@@ -21,8 +21,12 @@ def exit_code(problems: Iterable[Problem]) -> int:
 
 
 def print_text(problems: Iterable[Problem], stream: TextIO | None = None) -> None:
+    """Each problem on its line; the profile line it points at is shown the first time only."""
+    shown = set()
     for problem in problems:
-        print(problem.report(), file=stream or sys.stderr)
+        where = (problem.file, problem.line, problem.column)
+        print(str(problem) if where in shown else problem.report(), file=stream or sys.stderr)
+        shown.add(where)
 
 
 def print_json(problems: Iterable[Problem], stream: TextIO | None = None) -> None:

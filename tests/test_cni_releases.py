@@ -72,7 +72,7 @@ def test_air_gapped_profile_is_told_which_cni_registry_it_still_lacks(write_prof
     assert [w for w in warnings if missing in w.message and "mirrors.registries" in w.message], warnings
     assert not [w for w in warnings if any(m in w.message for m in mirrored)], warnings
     result = run_gen("validate", str(profile), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
-    assert result.returncode == 0 and f"images come from {missing}; add it to mirrors.registries" in result.stdout, \
+    assert result.returncode == 0 and f"images come from {missing}; add it to mirrors.registries" in result.stderr, \
         result.stdout + result.stderr
 
 
