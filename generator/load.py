@@ -5,6 +5,7 @@ everything else is replaced by the child), so role profiles can share one cluste
 """
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +76,16 @@ class Document:
         return self.problem(path, message, "warning", hint)
 
 
+# a line that may hold a secret is never shown: stderr ends up in CI logs (URL credentials, a bootstrap token,
+# a password hash)
+_SECRET_LINE = re.compile(r"://[^/\s]*@|\b[a-z0-9]{6}\.[a-z0-9]{16}\b|password|token|secret|activation_key", re.I)
+
+
 def source_line(text: str, line: int) -> str:
-    """Line `line` (1-based) of text without its end, or "" (shown only when it is printable text)."""
+    """Line `line` (1-based) of text without its end, or "" (shown only when it is printable text and no secret)."""
     lines = text.splitlines()
     shown = lines[line - 1].rstrip() if 0 < line <= len(lines) else ""
-    return shown if shown.isprintable() else ""
+    return shown if shown.isprintable() and not _SECRET_LINE.search(shown) else ""
 
 
 def value_column(line: str, key: str | None) -> int:

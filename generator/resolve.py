@@ -160,7 +160,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     plugin = c.get("plugin", "calico")
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
-    cni_release = cni_entry["versions"][cni_version]  # check_choices refused a minor no release of the plugin fits
+    cni_release = cni_entry["versions"][cni_version]  # rules._release_choices refused a minor no release of the plugin fits
     archived = not c.get("manifest_url") and "manifest_archive" in cni_release
     manifest_url = c.get("manifest_url") or cni_release.get("manifest", "")
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,

@@ -211,3 +211,20 @@ def test_rules_run_beside_schema_problems_without_crashing(folder, refused):
     lines = problem_lines(result.stderr)
     assert lines and all(": error: " in l for l in lines), result.stderr
     assert not any("required for a node profile" in l for l in lines), result.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "  report_url: http://ops:hunter2@report.lab/k 8s", "    token: abcdef.0123456789abcdeF",
+    "    password_hash: not-a-hash",
+])
+def test_a_line_that_may_hold_a_secret_is_never_shown(folder, line):
+    """Each line is wrong, so a problem points at it; the line itself stays out of stderr (and CI logs)."""
+    key = line.split(":")[0].strip()
+    block = {"report_url": "bootstrap:\n", "token": "cluster:\n  join:\n    ca_cert_hash: x\n",
+             "password_hash": "users:\n  root:\n"}[key]
+    text = f"extends: cluster.yaml\nrole: worker\nhostname: w1\n{block}{line}\n"
+    result = validate(folder, "node.yaml", text)
+    line_number = text.splitlines().index(line) + 1
+    assert any(l.startswith(f"{folder / 'node.yaml'}:{line_number}: error: ") and f".{key}:" in l
+               for l in problem_lines(result.stderr)), result.stderr
+    assert not [l for l in result.stderr.splitlines() if l.startswith(" ") and line.strip() in l], result.stderr
