@@ -45,4 +45,5 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
             target = out_dir / relative.with_suffix(suffix)
             write_artifact(target, render(node))
             written.append(target)
-    return written, [w for node, _ in nodes for w in node.warnings]
+    # nodes that extend one file share its warnings: each is said once
+    return written, list(dict.fromkeys(w for node, _ in nodes for w in node.warnings))
