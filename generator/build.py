@@ -49,7 +49,8 @@ def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
     return problems
 
 
-def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> list[Path]:
+def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> tuple[list[Path], list[Problem]]:
+    """(files written, warnings of the nodes rendered); any error stops it before a file is written."""
     members, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
@@ -79,4 +80,5 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
             target = out_dir / name.parent / (name.name + suffix)  # a host name may hold dots
             write_artifact(target, text)
             written.append(target)
-    return written
+    # nodes that extend one file share its warnings: each is said once
+    return written, list(dict.fromkeys(w for member, _ in members for w in member.node.warnings))

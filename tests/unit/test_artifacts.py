@@ -76,7 +76,7 @@ def test_same_input_same_bytes(tmp_path):
 
 
 def test_build_writes_every_node_privately(tmp_path):
-    written = build([ROOT / "profiles"], tmp_path / "out", tmp_path / "state")
+    written, _ = build([ROOT / "profiles"], tmp_path / "out", tmp_path / "state")
     names = sorted(str(p.relative_to(tmp_path / "out")) for p in written)
     assert "master.ks" in names and "worker.ks" in names and "classic/master.ks" in names
     assert not [n for n in names if n.startswith("cluster.")]  # shared settings are not nodes
