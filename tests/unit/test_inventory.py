@@ -237,6 +237,16 @@ def test_import_a_kubespray_inventory(write_profile, tmp_path):
     assert (tmp_path / "out/node3.network-config").exists()
 
 
+def test_import_names_an_ini_inventory_and_the_conversion(write_profile):
+    """Kubespray's sample has been inventory.ini since the YAML-writing inventory builder went (v2.27.0)."""
+    ini = write_profile("inventory.ini", "# HA, stacked etcd\n[kube_control_plane]\n"
+                                         "node1 ansible_host=192.168.122.11 ip=192.168.122.11\n\n"
+                                         "[etcd:children]\nkube_control_plane\n\n[kube_node]\nnode4 ip=192.168.122.21\n")
+    [problem] = refused("import", "kubespray", str(ini), "--prefix", "24")
+    assert problem.startswith(f"{ini}:2: ") and "INI inventory" in problem
+    assert "ansible-inventory -i inventory.ini --list --yaml" in problem
+
+
 def test_import_refuses_an_unquoted_all_digit_mac(write_profile):
     hosts = write_profile("hosts.yaml", KUBESPRAY_HOSTS.replace('"52:54:00:aa:00:03"', "52:54:00:12:00:03"))
     assert refused("import", "kubespray", str(hosts), "--prefix", "24") == [
