@@ -141,17 +141,18 @@ app.add_typer(token_app, name="token")
 @token_app.command("renew")
 def token_renew_command(profile: Path, secrets_dir: Optional[Path] = SecretsDir):
     """New bootstrap token for PROFILE's cluster (the CAs stay); then render the joining nodes again."""
+    from generator.defaults import pick
     from generator.pipeline import checked_profile
     from generator.secrets import renew_token, secrets_path
 
     doc = checked_profile(profile)
-    cluster = (doc.data.get("cluster") or {}).get("name", "kubernetes")
+    cluster = pick(doc.data.get("cluster") or {}, "name", "cluster")
     if (doc.data.get("cluster") or {}).get("join"):
         raise UsageError(f"{profile}: this profile joins with cluster.join.token; put a new token there instead")
     if not secrets_path(cluster, secrets_dir).exists():
         raise UsageError(f"cluster {cluster} has no secrets file yet in {secrets_path(cluster, secrets_dir).parent}; "
                          "render a node first")
-    ttl = ((doc.data.get("kubernetes") or {}).get("token_ttl")) or "24h"
+    ttl = pick(doc.data.get("kubernetes") or {}, "token_ttl", "kubernetes")
     renewed = renew_token(cluster, secrets_dir)
     # stdout only: the running control plane must learn the token before nodes rendered with it can join
     print(f"renewed the bootstrap token of cluster {cluster}; render its joining nodes again (gen build ...)")

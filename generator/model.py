@@ -155,9 +155,9 @@ class ExtraFile:
     """A file the profile adds through cloud-init's write_files (cloud_init.write_files)."""
     path: str
     content: str
-    permissions: str = "0644"
-    owner: str = "root:root"
-    defer: bool = False
+    permissions: str
+    owner: str
+    defer: bool
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,8 @@ def _get(d: dict, *path):
 
 def check_choices(doc: Document) -> list[Problem]:
     """Kubernetes version, OS release, their pairing and the CNI release must be ones we know."""
+    from generator.defaults import schema_default  # the schema (and jsonschema) only when a profile is checked
+
     problems = []
     version = _get(doc.data, "kubernetes", "version")
     minor = minor_of(version) if isinstance(version, str) else None
@@ -118,7 +120,7 @@ def check_choices(doc: Document) -> list[Problem]:
                                         f"{plugin} {cni_version} does not support Kubernetes {minor}; "
                                         f"choose one of {', '.join(fits) or 'none'}"))
     if minor and cni_version is None:
-        plugin_or_default = plugin if isinstance(plugin, str) else "calico"
+        plugin_or_default = plugin if isinstance(plugin, str) else schema_default("cni", "plugin")
         if default_cni_version(plugin_or_default, minor) is None:
             ours = [m for m in kubernetes_minors() if cni_versions_for(plugin_or_default, m)]
             span = f"{ours[0]} to {ours[-1]}" if ours else "none"

@@ -7,6 +7,7 @@ from pathlib import Path
 from generator import releases, secrets
 from generator.load import Document, file_label
 from generator import airgap, proxy, trust
+from generator.defaults import pick
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
@@ -109,8 +110,8 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own
         ks_handler=entry["ks_handler"],
         install_url=install_url, appstream_url=appstream_url,
         install_proxy=installer[0], appstream_proxy=installer[1],
-        update=o.get("update", True), selinux=o.get("selinux", "permissive"), firewall=o.get("firewall", "ports"),
-        timezone=o.get("timezone", "UTC"), language=o.get("language", "en_US.UTF-8"), keyboard=o.get("keyboard", "us"),
+        update=pick(o, "update", "os"), selinux=pick(o, "selinux", "os"), firewall=pick(o, "firewall", "os"),
+        timezone=pick(o, "timezone", "os"), language=pick(o, "language", "os"), keyboard=pick(o, "keyboard", "os"),
         disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
         own_repos=own_repos, registration=bool(o.get("registration")),
     ), installer[2]
@@ -128,8 +129,8 @@ def _cloud_init(doc: Document) -> CloudInitExtras:
         packages=tuple(ci.get("packages", ())),
         bootcmd=tuple(c if isinstance(c, str) else tuple(c) for c in ci.get("bootcmd", ())),
         ntp=Ntp(tuple(ntp.get("servers", ())), tuple(ntp.get("pools", ()))) if ntp else None,
-        write_files=tuple(ExtraFile(f["path"], f.get("content", ""), f.get("permissions", "0644"),
-                                    f.get("owner", "root:root"), f.get("defer", False))
+        write_files=tuple(ExtraFile(f["path"], f["content"], *(pick(f, key, "cloud_init", "write_files")
+                                                               for key in ("permissions", "owner", "defer")))
                           for f in ci.get("write_files", ())),
     )
 
@@ -149,7 +150,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     hostname = data["hostname"]
     first = cl.get("first_control_plane")
     action = "join" if role == "worker" else ("init" if first in (None, hostname) else "join-control-plane")
-    cluster = cl.get("name", "kubernetes")
+    cluster = pick(cl, "name", "cluster")
 
     minor = releases.minor_of(k["version"])
     release = releases.kube_release(minor)
@@ -157,7 +158,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     key = releases.os_key(o["distro"], o["version"])
     os_entry = releases.os_releases()[key]
 
-    plugin = c.get("plugin", "calico")
+    plugin = pick(c, "plugin", "cni")
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
     cni_release = cni_entry["versions"][cni_version]  # check_choices refused a minor no release of the plugin fits
@@ -189,11 +190,11 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         control_plane_taints=tuple(release["control_plane_taints"]),
         crio_conmon_path_fix=release["crio_conmon_path_fix"],
         crio_bridge_cni_files=releases.crio_sample_bridge_files(),
-        pod_cidr=pod_cidr, service_cidr=k.get("service_cidr", "10.96.0.0/12"),
+        pod_cidr=pod_cidr, service_cidr=pick(k, "service_cidr", "kubernetes"),
         endpoint_host=endpoint_host, endpoint_port=endpoint_port,
         advertise_address=k.get("advertise_address") or address,
         advertise_explicit="advertise_address" in k,
-        token_ttl=k.get("token_ttl", "24h"),
+        token_ttl=pick(k, "token_ttl", "kubernetes"),
         dns_image_repository="" if images else release.get("coredns_image_repository", ""),
     )
 
@@ -247,11 +248,11 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
-        vip = VirtualIp(v["address"], v.get("interface", ""), v.get("router_id", 51), 150 if action == "init" else 100)
+        vip = VirtualIp(v["address"], v.get("interface", ""), pick(v, "router_id", "cluster", "virtual_ip"), 150 if action == "init" else 100)
     node = Node(
         source=file_label(doc.files[0]), role=role, action=action, hostname=hostname, cluster=cluster,
         os=os_spec,
-        network=Network(bootproto=net.get("bootproto", "dhcp"), device=net.get("device", "link"),
+        network=Network(bootproto=pick(net, "bootproto", "network"), device=pick(net, "device", "network"),
                         address=net.get("address", ""), gateway=net.get("gateway", ""),
                         nameservers=tuple(net.get("nameservers", ()))),
         kube=kube, cni=cni, join=join, pki=pki,
@@ -268,20 +269,20 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         firewall_ports=tuple(ports) + cni.ports,
         hosts=hosts,
         root_password_hash=root.get("password_hash", ""),
-        root_locked=root.get("locked", not root.get("password_hash")),
+        root_locked=pick(root, "locked", "users", "root"),
         admin=Admin(admin["name"], admin.get("password_hash", ""), tuple(admin.get("ssh_keys", ())),
-                    admin.get("sudo") == "nopasswd") if admin else None,
-        step_timeout=_section(doc, "bootstrap").get("step_timeout", 1800),
-        retry_delay=_section(doc, "bootstrap").get("retry_delay", 5),
+                    pick(admin, "sudo", "users", "admin") == "nopasswd") if admin else None,
+        step_timeout=pick(_section(doc, "bootstrap"), "step_timeout", "bootstrap"),
+        retry_delay=pick(_section(doc, "bootstrap"), "retry_delay", "bootstrap"),
         report_url=_section(doc, "bootstrap").get("report_url", ""),
         proxy=node_proxy,
         virtual_ip=vip,
         firewall_protocols=tuple(cni_entry.get("protocols", ())) + (("vrrp",) if vip else ()),
-        registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], m.get("insecure", False))
+        registry_mirrors=tuple(RegistryMirror(m["prefix"], m["location"], pick(m, "insecure", "mirrors", "registries"))
                                for m in mirrors.get("registries", ())),
         registration=Registration(o["registration"]["organization"], o["registration"]["activation_key"])
         if o.get("registration") else None,
-        air_gapped=data.get("air_gapped", False),
+        air_gapped=pick(data, "air_gapped"),
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),
     )

@@ -3,6 +3,7 @@
 import ipaddress
 
 from generator import releases
+from generator.defaults import pick
 from generator.errors import Problem, ProfileError
 from generator.load import Document
 from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
@@ -99,7 +100,7 @@ def _way_in(doc: Document, problems: list[Problem]) -> None:
     if not isinstance(users, dict):
         return  # no users at all: resolve warns (the Kickstart locks root; cloud-init keeps the image's user)
     root, admin = users.get("root") or {}, users.get("admin")
-    if root.get("password_hash") and not root.get("locked", False):
+    if root.get("password_hash") and not pick(root, "locked", "users", "root"):
         return
     if not isinstance(admin, dict):
         problems.append(doc.problem(("users",), "nobody can log in: root is locked and there is no users.admin; "
