@@ -42,9 +42,15 @@ def os_releases() -> dict[str, dict]:
     return data()["os"]
 
 
-def os_supports(os_entry: dict, minor: str) -> bool:
-    low, high = os_entry.get("min_kubernetes", "1.0"), os_entry.get("max_kubernetes", "99.99")
+def in_range(entry: dict, minor: str) -> bool:
+    """Whether a Kubernetes minor lies within an entry's min_kubernetes..max_kubernetes (both optional)."""
+    low, high = entry.get("min_kubernetes", "1.0"), entry.get("max_kubernetes", "99.99")
     return minor_key(low) <= minor_key(minor) <= minor_key(high)
+
+
+def os_supports(os_entry: dict, minor: str) -> bool:
+    cgroup_v1_refused = kube_release(minor)["kubelet_requires_cgroup_v2"] and os_entry["cgroup"] == "v1"
+    return in_range(os_entry, minor) and not cgroup_v1_refused
 
 
 def supported_minors(key: str) -> list[str]:
@@ -63,8 +69,7 @@ def cni_plugin(plugin: str) -> dict:
 def cni_versions_for(plugin: str, minor: str) -> list[str]:
     """CNI releases that support this Kubernetes minor, oldest first."""
     versions = cni_plugin(plugin)["versions"]
-    fits = [v for v, entry in versions.items()
-            if minor_key(entry.get("k8s_min", "1.0")) <= minor_key(minor) <= minor_key(entry.get("k8s_max", "99.99"))]
+    fits = [v for v, entry in versions.items() if in_range(entry, minor)]
     return sorted(fits, key=minor_key)
 
 
@@ -128,10 +133,14 @@ def check_choices(doc: Document) -> list[Problem]:
                                         f"no {plugin_or_default} release we know supports Kubernetes {minor} "
                                         f"(our {plugin_or_default} releases cover {span}); choose another "
                                         f"kubernetes.version or cni.plugin"))
-    min_el = _get(cni_plugin(plugin), "min_el_major") if isinstance(plugin, str) else None
-    if min_el and distro != "fedora" and isinstance(os_version, str) and os_version.isdigit() and int(os_version) < min_el:
-        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {distro} {os_version} has; "
-                                                       f"use EL{min_el} or later, or calico/flannel"))
+    min_kernel = _get(cni_plugin(plugin), "min_kernel") if isinstance(plugin, str) else None
+    if min_kernel and entry and "kernel" in entry and minor_key(entry["kernel"]) < minor_key(min_kernel):
+        newer = [e["name"] for key, e in os_releases().items() if key.rsplit("-", 1)[0] == distro
+                 and minor_key(e.get("kernel", "99")) >= minor_key(min_kernel)]  # Fedora: no kernel fact, always new
+        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {entry['name']} has "
+                                                       f"({entry['kernel']}; {plugin} needs {min_kernel}); use calico "
+                                                       f"or flannel, or an OS release with kernel {min_kernel} or "
+                                                       f"later{', such as ' + newer[0] if newer else ''}"))
     required_cidr = _get(cni_plugin(plugin), "required_pod_cidr") if isinstance(plugin, str) else None
     pod_cidr = _get(doc.data, "kubernetes", "pod_cidr")
     if required_cidr and pod_cidr and pod_cidr != required_cidr and not _get(doc.data, "cni", "manifest_url"):

@@ -12,7 +12,6 @@ from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEnt
                              OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
-CRIO_SOCKET = "/var/run/crio/crio.sock"
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
 CRIO_REPO_PATH = "/etc/yum.repos.d/cri-o.repo"
 KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
@@ -78,7 +77,7 @@ def _os_repo_file(doc: Document, os_entry: dict) -> RepoFile | None:
     mirrors.os.<name>, the key that replaces each (air gap warnings name it).
     """
     o, mirrors = _section(doc, "os"), _section(doc, "mirrors").get("os") or {}
-    base = os_entry.get("install_url_repo", "baseos")
+    base = os_entry["install_url_repo"]
     own_tree = o.get("install_url") or base in mirrors
     defaults = {} if own_tree else os_entry.get("os_repos") or {}
     chosen = dict(defaults)
@@ -112,7 +111,8 @@ def _os_spec(doc: Document, entry: dict, key: str, node_proxy: Proxy | None, own
         install_proxy=installer[0], appstream_proxy=installer[1],
         update=pick(o, "update", "os"), selinux=pick(o, "selinux", "os"), firewall=pick(o, "firewall", "os"),
         timezone=pick(o, "timezone", "os"), language=pick(o, "language", "os"), keyboard=pick(o, "keyboard", "os"),
-        disk=_disk(o.get("disk", "")), zram_swap=o["distro"] == "fedora",
+        disk=_disk(o.get("disk", "")), zram_swap=entry.get("zram_swap", False),
+        kickstart_eula=entry.get("kickstart_eula", False),
         own_repos=own_repos, registration=bool(o.get("registration")),
     ), installer[2]
 
@@ -174,19 +174,19 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
                   cli_url=c.get("cli_url") or cni_entry.get("cli_url", "").replace("{cli_version}", cni_entry.get("cli_version", "")),
                   chart_url=c.get("chart_url") or _cilium_chart_url(cni_entry, cni_release),
                   image_registries=tuple(cni_release.get("image_registries", ())))
-    pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry.get("default_pod_cidr", "10.244.0.0/16")
+    pod_cidr = k.get("pod_cidr") or cni_entry.get("required_pod_cidr") or cni_entry["default_pod_cidr"]
 
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])
     address = str(ipaddress.IPv4Interface(net["address"]).ip) if net.get("address") else ""
     mirrors = _section(doc, "mirrors")
     images = mirrors.get("images", "")
-    socket = release.get("cri_socket") or (f"unix://{CRIO_SOCKET}" if releases.minor_key(minor) >= (1, 24) else CRIO_SOCKET)
     kube = KubeSpec(
         minor=minor, version=version, kubeadm_api=release["kubeadm_api"],
         container_runtime_flag=release["kubelet_container_runtime_flag"],
         endpoint_in_kubelet_config=release["kubelet_endpoint_in_config"],
-        cri_socket=socket, image_repository=images or release["image_repository"],
-        pause_image=f"{images}/{release['pause_image'].rsplit('/', 1)[1]}" if images else release["pause_image"],
+        cri_socket=release["cri_socket"], image_repository=images or release["image_repository"],
+        # kubeadm names the sandbox image <imageRepository>/pause:<PauseVersion> (images.GetPauseImage)
+        pause_image=f"{images or release['image_repository']}/pause:{release['pause_version']}",
         control_plane_taints=tuple(release["control_plane_taints"]),
         crio_conmon_path_fix=release["crio_conmon_path_fix"],
         crio_bridge_cni_files=releases.crio_sample_bridge_files(),
@@ -258,7 +258,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         kube=kube, cni=cni, join=join, pki=pki,
         repo_files=proxy.with_direct_repos(((os_repos,) if os_repos else ()) + _repo_files(minor, release, os_entry, mirrors),
                                            node_proxy),
-        packages=tuple(os_entry.get("base_packages", ("iproute-tc", "container-selinux")))
+        packages=tuple(os_entry["base_packages"])
         + (("keepalived",) if cl.get("virtual_ip") and role == "control-plane" else ()),
         crio_packages=("cri-o",),
         # workers pull with crictl: from 1.32 kubeadm's package no longer requires cri-tools (kubernetes/release#3626),
