@@ -8,6 +8,7 @@ from generator import releases, secrets
 from generator.load import Document, file_label
 from generator import airgap, proxy, trust
 from generator.defaults import pick
+from generator.schema import profile_schema
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
@@ -18,8 +19,6 @@ KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
 COPR_REPO_PATH = "/etc/yum.repos.d/container-selinux.repo"
 OS_REPO_PATH = "/etc/yum.repos.d/k8s-firstboot-os.repo"
 REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH, OS_REPO_PATH)
-# OS repositories a profile may set (mirrors.os.<name>), in the order they are written
-OS_REPO_NAMES = ("baseos", "appstream", "extras", "crb", "epel", "fedora", "updates")
 
 
 def _section(doc: Document, key: str) -> dict:
@@ -91,7 +90,8 @@ def _os_repo_file(doc: Document, os_entry: dict) -> RepoFile | None:
         return None
     default_key = os_entry.get("os_gpgkey")
     repos = []
-    for name in sorted(chosen, key=OS_REPO_NAMES.index):
+    order = list(profile_schema()["properties"]["mirrors"]["properties"]["os"]["properties"])  # as the schema lists them
+    for name in sorted(chosen, key=order.index):
         gpgkey = (mirrors.get(name) or {}).get("gpgkey") or ([default_key] if default_key and name != "epel" else [])
         repos.append(YumRepo(id=f"k8s-firstboot-{name}", name=f"{os_entry['name']} {name} (k8s-firstboot)",
                              baseurl=chosen[name], gpgkey=tuple(gpgkey), mirror_key=f"os.{name}"))
