@@ -8,17 +8,13 @@ from generator import releases, secrets
 from generator.load import Document, file_label
 from generator import airgap, proxy, trust
 from generator.defaults import pick
+from generator.node_paths import COPR_REPO_PATH, CRIO_REPO_PATH, KUBE_REPO_PATH, OS_REPO_PATH
 from generator.schema import profile_schema
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
                              OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
-CRIO_REPO_PATH = "/etc/yum.repos.d/cri-o.repo"
-KUBE_REPO_PATH = "/etc/yum.repos.d/kubernetes.repo"
-COPR_REPO_PATH = "/etc/yum.repos.d/container-selinux.repo"
-OS_REPO_PATH = "/etc/yum.repos.d/k8s-firstboot-os.repo"
-REPO_PATHS = (CRIO_REPO_PATH, KUBE_REPO_PATH, COPR_REPO_PATH, OS_REPO_PATH)
 
 
 def _section(doc: Document, key: str) -> dict:

@@ -6,8 +6,7 @@ from generator import releases
 from generator.defaults import pick
 from generator.errors import Problem, ProfileError
 from generator.load import Document
-from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
-from generator.resolve import REPO_PATHS
+from generator.node_paths import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS, REPO_PATHS
 
 # keys a node profile needs once everything it extends is merged
 NODE_REQUIRED = (

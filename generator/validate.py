@@ -8,7 +8,8 @@ from generator.errors import Problem, ProfileError
 from generator.kickstart import render_kickstart
 from generator.model import Node
 from generator.pipeline import checked_profile, is_node_profile
-from generator.render import SCRIPT_PATH, UNIT_PATH, node_files
+from generator.node_paths import SCRIPT_PATH, UNIT_PATH
+from generator.render import node_files
 from generator.resolve import resolve
 
 

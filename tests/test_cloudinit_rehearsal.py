@@ -17,7 +17,8 @@ from conftest import NODE_PROFILES, ROOT, have, need, run_gen
 from generator.pipeline import node_from_profile
 from generator.cloudinit import cloud_instance
 from rehearsal import as_a_site_runs_it
-from generator.render import CONFIG_DIR, node_files
+from generator.node_paths import CONFIG_DIR
+from generator.render import node_files
 from rehearsal import run_first_boot
 from sandbox import Sandbox, bwrap_available
 

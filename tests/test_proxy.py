@@ -8,7 +8,8 @@ from generator.cloudinit import render_user_data
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.proxy import bypasses
-from generator.render import PROXY_ENV, node_files
+from generator.node_paths import PROXY_ENV
+from generator.render import node_files
 
 PROXY = "http://proxy.lan:3128"
 

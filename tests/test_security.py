@@ -211,7 +211,8 @@ def test_a_file_name_cannot_add_keys_commands_or_sections(tmp_path, name):
     from generator.cloudinit import cloud_config, render_user_data
     from generator.kickstart import render_kickstart
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     profile_tree(tmp_path)
     profile = tmp_path / name
@@ -471,7 +472,8 @@ def test_pinned_checksums_match_the_files_at_their_tags(repo, url_prefix):
 def test_a_pinned_manifest_is_checked_before_it_is_applied(tmp_path, monkeypatch):
     """Before: the CNI manifest was applied with admin rights and no checksum."""
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     monkeypatch.delenv("K8S_FIRSTBOOT_CHECKSUMS")  # the real table, not the stand-in's
     url = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/calico.yaml"
@@ -536,7 +538,8 @@ def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
     """Before: report_url (credentials and all) sat in the 0755 script and on curl's command line."""
     from generator.cloudinit import render_user_data
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     secret_url = "https://monitor:s3cret@status.example/k8s"
     profile = with_cni(tmp_path, {"bootstrap": {"report_url": secret_url},
