@@ -21,8 +21,9 @@ from generator.node_paths import CONFIG_DIR
 from generator.render import node_files
 from rehearsal import run_first_boot
 from sandbox import Sandbox, bwrap_available
+from generator import node_paths as paths
 
-DONE = "/var/lib/k8s-firstboot/done"
+DONE = paths.DONE_MARKER
 UNIT_WANTS = "/etc/systemd/system/multi-user.target.wants/k8s-firstboot.service"
 HANDOFF = "systemctl start --no-block k8s-firstboot.service"
 STAGES = (["init"], ["modules", "--mode", "config"], ["modules", "--mode", "final"])

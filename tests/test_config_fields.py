@@ -15,6 +15,7 @@ import yaml
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.versions import supported_pairs
+from generator import node_paths as paths
 
 FIELDS = Path(__file__).parent / "data" / "kube_api_fields"
 MINORS = sorted({m for m, _ in supported_pairs()}, key=lambda m: int(m.split(".")[1]))
@@ -85,7 +86,7 @@ def test_kubelet_configuration_decodes_strictly(tmp_path, minor):
         "network": {"bootproto": "static", "address": "192.168.10.5/24", "gateway": "192.168.10.1"},
     }))
     node = node_from_profile(profile, tmp_path / "secrets")
-    config = next(f.content for f in node_files(node) if f.path == "/etc/k8s-firstboot/kubeadm.yaml")
+    config = next(f.content for f in node_files(node) if f.path == paths.KUBEADM_CONFIG)
     kubelet = next(d for d in yaml.safe_load_all(config) if d and d["kind"] == "KubeletConfiguration")
     assert kubelet["apiVersion"] == "kubelet.config.k8s.io/v1beta1"
     assert strict_problems(kubelet, kubelet_fields(minor)["fields"]) == []
