@@ -18,7 +18,8 @@ import yaml
 from generator import configs
 from generator.model import Node
 from generator.userdata import compress
-from generator.render import CONFIG_DIR, DONE_MARKER, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
+from generator.node_paths import CONFIG_DIR, DNF_CONF, DONE_MARKER, SCRIPT_PATH, UNIT_PATH
+from generator.render import NodeFile, node_files
 
 HEADER = "#cloud-config"
 
@@ -179,7 +180,7 @@ def cloud_config(node: Node, files: list[NodeFile] | None = None) -> dict:
     if node.proxy and extra.packages:
         # cloud-init's own `packages` run (cloud_final) before the bootstrap: give their dnf the proxy first.
         # dnf.conf ends in its [main] section as EL and Fedora ship it; the prepare phase tidies it later.
-        entry = {"path": configs.DNF_CONF, "append": True}
+        entry = {"path": DNF_CONF, "append": True}
         if configs.dnf_proxy_has_credentials(node):
             entry["permissions"] = "0600"
         entry["content"] = configs.dnf_proxy_conf(node)

@@ -4,6 +4,7 @@ import yaml
 
 from generator import proxy
 from generator.model import Node, RepoFile
+from generator.node_paths import DNF_CONF, DNF_PROXY_CONF, KEEPALIVED_CHECK, PROXY_BOOT_ENV, PROXY_ENV
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
 
@@ -167,8 +168,6 @@ def proxy_env(node: Node) -> str:
     return "# k8s-firstboot: proxy for dnf, curl, CRI-O and kubelet\n" + "\n".join(lines) + "\n"
 
 
-DNF_CONF = "/etc/dnf/dnf.conf"
-DNF_PROXY_CONF = "/etc/k8s-firstboot/dnf-proxy.conf"
 
 
 def dnf_proxy_conf(node: Node) -> str:
@@ -201,8 +200,8 @@ def dnf_proxy_commands(node: Node) -> list[list[str]]:
 
 def proxy_dropin() -> str:
     # proxy-boot.env (written at boot, absent before) adds the host's own address to NO_PROXY
-    return ("# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile=/etc/k8s-firstboot/proxy.env\n"
-            "EnvironmentFile=-/etc/k8s-firstboot/proxy-boot.env\n")
+    return (f"# k8s-firstboot: reach registries through the proxy\n[Service]\nEnvironmentFile={PROXY_ENV}\n"
+            f"EnvironmentFile=-{PROXY_BOOT_ENV}\n")
 
 
 def registries_conf(node: Node) -> str:
@@ -214,11 +213,6 @@ def registries_conf(node: Node) -> str:
     return "# k8s-firstboot: registry mirrors\n" + "\n".join(blocks)
 
 
-# keepalived_t may not connect to 6443 (unreserved_port_t): a check run from /etc/keepalived fails under
-# SELinux enforcing. Scripts under /usr/libexec/keepalived are keepalived_unconfined_script_exec_t and run
-# unconfined (selinux-policy keepalived.fc/.te; docs/upstream-contracts.md).
-KEEPALIVED_CHECK = "/usr/libexec/keepalived/k8s-firstboot-check-apiserver"
-KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 # stands for the interface that routes to the virtual IP until the vip_start step finds it at boot
 VIP_INTERFACE_AT_BOOT = "@VIP_INTERFACE@"
 

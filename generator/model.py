@@ -40,7 +40,8 @@ class OsSpec:
     language: str
     keyboard: str
     disk: str
-    zram_swap: bool      # Fedora turns on swap on zram by default
+    zram_swap: bool      # the OS turns on swap on zram by default (Fedora)
+    kickstart_eula: bool  # Anaconda asks for the licence agreement (RHEL): the Kickstart accepts it
     install_proxy: str = ""     # Anaconda's --proxy for install_url: empty where no_proxy says direct
     appstream_proxy: str = ""
     own_repos: bool = False      # the installed system uses our OS repo file; the stock repo files are disabled
@@ -158,9 +159,9 @@ class ExtraFile:
     """A file the profile adds through cloud-init's write_files (cloud_init.write_files)."""
     path: str
     content: str
-    permissions: str = "0644"
-    owner: str = "root:root"
-    defer: bool = False
+    permissions: str
+    owner: str
+    defer: bool
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ embed the one script rendered from this list. The order follows the classic reci
 from dataclasses import dataclass
 
 from generator.model import Node
-from generator.resolve import OS_REPO_PATH
+from generator.node_paths import OS_REPO_PATH
 
 PREPARE, BOOT = "prepare", "boot"
 TIME_SYNC_LIMIT = 180  # seconds the boot waits for NTP before kubeadm; bounded, since some sites have none

@@ -44,9 +44,15 @@ def os_releases() -> dict[str, dict]:
     return data()["os"]
 
 
-def os_supports(os_entry: dict, minor: str) -> bool:
-    low, high = os_entry.get("min_kubernetes", "1.0"), os_entry.get("max_kubernetes", "99.99")
+def in_range(entry: dict, minor: str) -> bool:
+    """Whether a Kubernetes minor lies within an entry's min_kubernetes..max_kubernetes (both optional)."""
+    low, high = entry.get("min_kubernetes", "1.0"), entry.get("max_kubernetes", "99.99")
     return minor_key(low) <= minor_key(minor) <= minor_key(high)
+
+
+def os_supports(os_entry: dict, minor: str) -> bool:
+    cgroup_v1_refused = kube_release(minor)["kubelet_requires_cgroup_v2"] and os_entry["cgroup"] == "v1"
+    return in_range(os_entry, minor) and not cgroup_v1_refused
 
 
 def supported_minors(key: str) -> list[str]:
@@ -65,8 +71,7 @@ def cni_plugin(plugin: str) -> dict:
 def cni_versions_for(plugin: str, minor: str) -> list[str]:
     """CNI releases that support this Kubernetes minor, oldest first."""
     versions = cni_plugin(plugin)["versions"]
-    fits = [v for v, entry in versions.items()
-            if minor_key(entry.get("k8s_min", "1.0")) <= minor_key(minor) <= minor_key(entry.get("k8s_max", "99.99"))]
+    fits = [v for v, entry in versions.items() if in_range(entry, minor)]
     return sorted(fits, key=minor_key)
 
 

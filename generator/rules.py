@@ -8,10 +8,10 @@ import ipaddress
 from pathlib import Path
 
 from generator import fleet, releases
+from generator.defaults import pick, schema_default
 from generator.errors import Problem, ProfileError
 from generator.load import Document, KeyPath, dotted, load_file
-from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
-from generator.resolve import REPO_PATHS
+from generator.node_paths import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS, REPO_PATHS
 
 # ranges offered when service_cidr and pod_cidr overlap: kubeadm's default service range first
 SERVICE_RANGES = ("10.96.0.0/12", "10.112.0.0/12", "172.30.0.0/16", "192.168.224.0/20")
@@ -106,7 +106,7 @@ def _way_in(doc: Document, problems: list[Problem]) -> None:
     if not isinstance(users, dict):
         return  # no users at all: resolve warns (the Kickstart locks root; cloud-init keeps the image's user)
     root, admin = users.get("root") or {}, users.get("admin")
-    if root.get("password_hash") and not root.get("locked", False):
+    if root.get("password_hash") and not pick(root, "locked", "users", "root"):
         return
     if not isinstance(admin, dict):
         problems.append(doc.problem(("users",), "nobody can log in: root is locked and there is no users.admin; "
@@ -286,7 +286,7 @@ def _release_choices(doc: Document, refused: frozenset[KeyPath]) -> list[Problem
                                         f"{plugin} {cni_version} does not support Kubernetes {minor}; "
                                         f"choose one of {', '.join(fits) or 'none'}"))
     if minor and _absent(doc, ("cni", "version"), refused):
-        plugin_or_default = plugin if isinstance(plugin, str) else "calico"
+        plugin_or_default = plugin if isinstance(plugin, str) else schema_default("cni", "plugin")
         if releases.default_cni_version(plugin_or_default, minor) is None:
             ours = [m for m in releases.kubernetes_minors() if releases.cni_versions_for(plugin_or_default, m)]
             span = f"{ours[0]} to {ours[-1]}" if ours else "none"
@@ -294,10 +294,14 @@ def _release_choices(doc: Document, refused: frozenset[KeyPath]) -> list[Problem
                                         f"no {plugin_or_default} release we know supports Kubernetes {minor} "
                                         f"(our {plugin_or_default} releases cover {span}); choose another "
                                         f"kubernetes.version or cni.plugin"))
-    min_el = releases.cni_plugin(plugin).get("min_el_major") if isinstance(plugin, str) else None
-    if min_el and distro != "fedora" and isinstance(os_version, str) and os_version.isdigit() and int(os_version) < min_el:
-        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {distro} {os_version} has; "
-                                                       f"use EL{min_el} or later, or calico/flannel"))
+    min_kernel = releases.cni_plugin(plugin).get("min_kernel") if isinstance(plugin, str) else None
+    if min_kernel and entry and "kernel" in entry and releases.minor_key(entry["kernel"]) < releases.minor_key(min_kernel):
+        newer = [e["name"] for key, e in releases.os_releases().items() if key.rsplit("-", 1)[0] == distro
+                 and releases.minor_key(e.get("kernel", "99")) >= releases.minor_key(min_kernel)]  # Fedora: no kernel fact, always new
+        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {entry['name']} has "
+                                                       f"({entry['kernel']}; {plugin} needs {min_kernel}); use calico "
+                                                       f"or flannel, or an OS release with kernel {min_kernel} or "
+                                                       f"later{', such as ' + newer[0] if newer else ''}"))
     required_cidr = releases.cni_plugin(plugin).get("required_pod_cidr") if isinstance(plugin, str) else None
     pod_cidr = _get(doc.data, ("kubernetes", "pod_cidr"))
     if required_cidr and pod_cidr and pod_cidr != required_cidr and not _get(doc.data, ("cni", "manifest_url")):

@@ -9,7 +9,8 @@ from generator.kickstart import render_kickstart
 from generator.model import Node
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import build_documents
-from generator.render import SCRIPT_PATH, UNIT_PATH, node_files
+from generator.node_paths import SCRIPT_PATH, UNIT_PATH
+from generator.render import node_files
 from generator.resolve import resolve
 
 

@@ -16,6 +16,7 @@ from tests.support.sandbox import Sandbox, bwrap_available
 
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
+from generator import node_paths as paths
 
 PUBLIC = ("pkgs.k8s.io", "download.opensuse.org", "registry.k8s.io", "quay.io", "docker.io", "ghcr.io",
           "github.com", "rockylinux.org", "fedoraproject.org")
@@ -51,7 +52,7 @@ def test_readme_air_gapped_example_boots_with_nothing_public(write_profile, tmp_
     node, box, result = rehearse(write_profile, tmp_path, base, settings)
     assert [w for w in node.warnings if w.path == "air_gapped"] == []
     assert result.returncode == 0, result.stderr[-3000:]
-    assert box.file("/var/lib/k8s-firstboot/done").exists()
+    assert box.file(paths.DONE_MARKER).exists()
     used = "\n".join(box.command_lines())
     assert not [host for host in PUBLIC if host in used], used
 

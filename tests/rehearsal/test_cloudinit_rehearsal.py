@@ -16,13 +16,14 @@ import yaml
 from tests.support.common import NODE_PROFILES, ROOT, have, need, run_gen
 from generator.pipeline import node_from_profile
 from generator.cloudinit import cloud_instance
-from tests.support.rehearsal import as_a_site_runs_it
-from generator.render import CONFIG_DIR, node_files
-from tests.support.rehearsal import run_first_boot
-from tests.support.sandbox import bwrap_available
+from generator import node_paths as paths
+from generator.node_paths import CONFIG_DIR
+from generator.render import node_files
 from tests.support.cloud_sandbox import CLOUD_INIT_STATE, UNIT_WANTS, CloudSandbox
+from tests.support.rehearsal import as_a_site_runs_it, run_first_boot
+from tests.support.sandbox import bwrap_available
 
-DONE = "/var/lib/k8s-firstboot/done"
+DONE = paths.DONE_MARKER
 HANDOFF = "systemctl start --no-block k8s-firstboot.service"
 
 

@@ -15,6 +15,7 @@ from generator import releases, verify
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
+from generator import node_paths as paths
 
 
 MIRROR = "https://mirror.internal.example"
@@ -116,7 +117,7 @@ def rehearse(write_profile, tmp_path, cni: str) -> Sandbox:
     profile = write_profile("c.yaml", f"extends: profiles/master.yaml\nkubernetes: {{version: '1.33'}}\n{cni}\n")
     node = node_from_profile(profile, tmp_path / "state")
     if verify.shellcheck_tool():
-        script = [f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot"][0]
+        script = [f.content for f in node_files(node) if f.path == paths.SCRIPT_PATH][0]
         assert verify.shellcheck_findings(script, "cni") == []
     box = Sandbox(tmp_path / "box")
     run_kickstart_post(box, render_kickstart(node), "RHEL9")

@@ -14,6 +14,7 @@ from generator import verify
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
+from generator import node_paths as paths
 
 NODES = ["cp1", "cp2", "cp3", "worker1", "worker2"]
 VIP = "192.168.122.100"
@@ -69,7 +70,7 @@ def test_keepalived_holds_the_api_address(cluster):
     priorities = {}
     for name in ("cp1", "cp2", "cp3"):
         node, box = cluster[name]
-        conf = box.file("/etc/keepalived/keepalived.conf").read_text()
+        conf = box.file(paths.KEEPALIVED_CONF).read_text()
         assert VIP in conf and "track_script" in conf
         priorities[name] = int(conf.split("priority ")[1].split()[0])
         check = box.file(keepalived_script(conf))
@@ -91,7 +92,7 @@ def test_keepalived_uses_the_interface_this_machine_has(cluster):
         node, box = cluster[name]
         network = [line for line in render_kickstart(node).splitlines() if line.startswith("network ")]
         assert network and "eth0" not in network[0], network
-        conf = box.file("/etc/keepalived/keepalived.conf").read_text()
+        conf = box.file(paths.KEEPALIVED_CONF).read_text()
         assert re.search(rf"^\s*interface {standin.INTERFACE}$", conf, re.M), conf
 
 
@@ -101,7 +102,7 @@ def test_keepalived_health_check_reaches_the_api_server_under_selinux(cluster):
     for name in ("cp1", "cp2", "cp3"):
         node, box = cluster[name]
         assert node.os.selinux == "enforcing"
-        script = keepalived_script(box.file("/etc/keepalived/keepalived.conf").read_text())
+        script = keepalived_script(box.file(paths.KEEPALIVED_CONF).read_text())
         domain = standin.keepalived_script_domain(box.root, script)
         assert standin.keepalived_may_connect(domain, 6443), (name, script, domain)
         calls = box.command_lines()
@@ -138,6 +139,6 @@ def test_a_mac_address_names_the_interface_and_a_named_interface_is_kept(tmp_pat
     node = node_from_profile(write_profile("cp1.yaml", profile), tmp_path / "secrets")
     ks = parse_kickstart(render_kickstart(node), node.os.ks_handler).handler
     assert ks.network.network[0].device == "52:54:00:12:34:56"
-    conf = next(f.content for f in node_files(node) if f.path == "/etc/keepalived/keepalived.conf")
+    conf = next(f.content for f in node_files(node) if f.path == paths.KEEPALIVED_CONF)
     assert re.search(r"^\s*interface ens3$", conf, re.M)
-    assert "ip -o route get" not in next(f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot")
+    assert "ip -o route get" not in next(f.content for f in node_files(node) if f.path == paths.SCRIPT_PATH)

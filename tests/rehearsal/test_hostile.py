@@ -30,7 +30,8 @@ from generator import verify
 from generator.errors import ProfileError
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
-from generator.render import SCRIPT_PATH, node_files
+from generator.node_paths import SCRIPT_PATH
+from generator.render import node_files
 
 PWNED = ("/var/pwned", "/root/pwned", "/etc/pwned")
 ACTIONS = ["touch /var/pwned", "touch /root/pwned"]

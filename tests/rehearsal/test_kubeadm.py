@@ -23,6 +23,7 @@ from generator import secrets
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.versions import supported_pairs
+from generator import node_paths as paths
 
 JOIN_ONLY = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\n"
 CLUSTER_ONLY = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nkubernetesVersion: v1.24.17\n"
@@ -93,7 +94,7 @@ def test_init_prints_the_token_unless_told_not_to(box):
     printed = box.run(["kubeadm", "init", "--config", config])
     assert printed.returncode == 0, printed.stderr
     assert f"--token {TOKEN}" in printed.stdout
-    for path in ("/etc/kubernetes/manifests", "/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf"):
+    for path in ("/etc/kubernetes/manifests", paths.ADMIN_KUBECONFIG, paths.KUBELET_KUBECONFIG):
         shutil.rmtree(box.file(path), ignore_errors=True) if box.file(path).is_dir() else box.file(path).unlink()
     withheld = box.run(["kubeadm", "init", "--config", config, "--skip-token-print"])
     assert withheld.returncode == 0, withheld.stderr

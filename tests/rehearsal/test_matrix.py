@@ -21,6 +21,7 @@ from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.versions import supported_pairs
+from generator import node_paths as paths
 
 PAIRS = supported_pairs()
 
@@ -66,11 +67,11 @@ def test_cell_renders_for_its_consumers(tmp_path, minor, os_key):
     verify.parse_kickstart(ks, expected_handler(os_key))
     files = {f.path: f.content for f in node_files(node)}
 
-    documents = {d["kind"]: d for d in yaml.safe_load_all(files["/etc/k8s-firstboot/kubeadm.yaml"]) if d}
+    documents = {d["kind"]: d for d in yaml.safe_load_all(files[paths.KUBEADM_CONFIG]) if d}
     api = f"kubeadm.k8s.io/{expected_kubeadm_api(minor)}"
     assert documents["InitConfiguration"]["apiVersion"] == api
     assert documents["ClusterConfiguration"]["kubernetesVersion"].startswith(f"v{minor}.")
-    kubelet = files["/etc/sysconfig/kubelet"]
+    kubelet = files[paths.KUBELET_SYSCONFIG_PATH]
     n = int(minor.split(".")[1])
     # --container-runtime was removed from kubelet in 1.27; the endpoint moved into KubeletConfiguration
     assert ("--container-runtime=remote" in kubelet) is (n < 27)
@@ -124,7 +125,7 @@ def test_cell_rehearses_in_the_sandbox(tmp_path, minor, os_key):
                                           "systemctl start crio.service", "kubeadm init --config"]) == []
     init = kubeadm_documents(box.record / "init-config.yaml")
     assert init["ClusterConfiguration"]["apiVersion"] == f"kubeadm.k8s.io/{expected_kubeadm_api(minor)}"
-    assert box.file("/var/lib/k8s-firstboot/done").exists()
+    assert box.file(paths.DONE_MARKER).exists()
     shutil.rmtree(tmp_path / "box")
 
 

@@ -11,6 +11,7 @@ from generator import verify
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
+from generator import node_paths as paths
 
 # public hosts a node of the examples downloads from (upstream docs); none may remain once mirrored
 PUBLIC = ("pkgs.k8s.io", "download.opensuse.org", "packages.cloud.google.com", "registry.k8s.io", "k8s.gcr.io",
@@ -46,16 +47,16 @@ def test_mirrors_replace_every_public_url(write_profile, tmp_path, base):
     ks = render_kickstart(node)
     # the registry mirror config names the public registries it stands in for, and only there may they appear
     files = {f.path: f.content for f in node_files(node)}
-    outside = ks.replace(files["/etc/containers/registries.conf.d/90-k8s-firstboot.conf"], "")
+    outside = ks.replace(files[paths.REGISTRIES_PATH], "")
     leftovers = [host for host in PUBLIC if host in outside]
     assert leftovers == [], leftovers
     assert not [w for w in node.warnings if w.path == "air_gapped" or "no longer served" in w.message], node.warnings
     files = {f.path: f.content for f in node_files(node)}
-    config = kubeadm_documents_text(files["/etc/k8s-firstboot/kubeadm.yaml"])
+    config = kubeadm_documents_text(files[paths.KUBEADM_CONFIG])
     if "ClusterConfiguration" in config:
         assert config["ClusterConfiguration"]["imageRepository"] == "registry.internal.example:5000/k8s"
-    assert 'pause_image = "registry.internal.example:5000/k8s/pause:' in files["/etc/crio/crio.conf.d/90-k8s-firstboot.conf"]
-    registries = files["/etc/containers/registries.conf.d/90-k8s-firstboot.conf"]
+    assert 'pause_image = "registry.internal.example:5000/k8s/pause:' in files[paths.CRIO_DROPIN_PATH]
+    registries = files[paths.REGISTRIES_PATH]
     assert 'prefix = "docker.io"' in registries and 'location = "registry.internal.example:5000/docker.io"' in registries
     verify.parse_kickstart(ks, "RHEL8" if "classic" in base else "RHEL9")
     # the mirrors are inside no_proxy's .internal.example: Anaconda, which reads no exception list, goes direct
@@ -113,7 +114,7 @@ def test_other_cnis_install(write_profile, tmp_path, plugin, version, minor, por
     node = node_from_profile(profile, tmp_path / "state")
     assert port in node.firewall_ports
     if verify.shellcheck_tool():
-        script = [f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot"][0]
+        script = [f.content for f in node_files(node) if f.path == paths.SCRIPT_PATH][0]
         assert verify.shellcheck_findings(script, plugin) == []
     box = Sandbox(tmp_path / "box")
     run_kickstart_post(box, render_kickstart(node), "RHEL9")

@@ -14,6 +14,7 @@ from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.plan import plan
 from generator.render import node_files
+from generator import node_paths as paths
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_selinux_off_until_now_gets_a_relabel(box, tmp_path):
     assert result.returncode == 0
     # the sandbox's / is bubblewrap's own scratch, gone after the run: the step's word for it is what stays
     assert "SELinux is disabled until the next boot, which relabels the file systems" in result.stderr
-    assert "touch /.autorelabel" in box.file("/usr/local/sbin/k8s-firstboot").read_text()
+    assert "touch /.autorelabel" in box.file(paths.SCRIPT_PATH).read_text()
 
 
 def test_firewalld_enabled_in_a_running_system_is_started(box, tmp_path):
@@ -58,14 +59,14 @@ def test_pod_network_is_not_a_trusted_source(tmp_path):
     """A trusted source address is accepted on every host port too (firewalld fw_zone.py: zone_trusted_HOST):
     spoofed pod addresses must not open the node. The CNI's tunnels and veths carry pod traffic instead."""
     script = next(f.content for f in node_files(node_from_profile(ROOT / "profiles/master.yaml", tmp_path))
-                  if f.path == "/usr/local/sbin/k8s-firstboot")
+                  if f.path == paths.SCRIPT_PATH)
     assert "--add-source" not in script and "--zone=trusted --add-interface" in script
 
 
 def test_kubic_and_copr_repositories_are_module_hotfixes(tmp_path):
     """EL8's default container-tools stream hides same-named packages of non-modular repositories."""
     files = {f.path: f.content for f in node_files(node_from_profile(ROOT / "profiles/classic/worker.yaml", tmp_path))}
-    for path in ("/etc/yum.repos.d/cri-o.repo", "/etc/yum.repos.d/container-selinux.repo"):
+    for path in (paths.CRIO_REPO_PATH, paths.COPR_REPO_PATH):
         sections = files[path].split("\n\n")
         assert all("module_hotfixes=1" in s for s in sections if s.strip()), path
 
@@ -83,7 +84,7 @@ def test_registration_comes_before_the_os_repositories(write_profile, tmp_path):
 def test_keepalived_is_enabled_only_once_configured(tmp_path):
     node = node_from_profile(ROOT / "profiles/ha/cp1.yaml", tmp_path)
     names = [s.name for s in plan(node)]
-    script = next(f.content for f in node_files(node) if f.path == "/usr/local/sbin/k8s-firstboot")
+    script = next(f.content for f in node_files(node) if f.path == paths.SCRIPT_PATH)
     assert "vip_enable" not in names
     body = script[script.index("step_vip_start()"):]
     assert body.index("@VIP_INTERFACE@") < body.index("systemctl enable keepalived.service")
@@ -134,10 +135,10 @@ def test_a_manifest_from_a_release_tarball_is_checked_too(write_profile, tmp_pat
 
 def test_curl_standin_reads_the_url_of_its_config_file(box):
     """curl -K takes its URL from the file (curl docs/cmdline-opts/config.md); none there, no request."""
-    config = box.file("/etc/k8s-firstboot/report.curlrc")
+    config = box.file(paths.REPORT_CURLRC)
     config.parent.mkdir(parents=True, exist_ok=True)
-    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 2
+    assert box.run(["curl", "-fsS", "-K", paths.REPORT_CURLRC]).returncode == 2
     config.write_text('url = "https://status.example.com/k8s"\n')
-    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 22  # public, unreachable
+    assert box.run(["curl", "-fsS", "-K", paths.REPORT_CURLRC]).returncode == 22  # public, unreachable
     config.write_text('url = "https://status.lan/k8s"\n')
-    assert box.run(["curl", "-fsS", "-K", "/etc/k8s-firstboot/report.curlrc"]).returncode == 0
+    assert box.run(["curl", "-fsS", "-K", paths.REPORT_CURLRC]).returncode == 0

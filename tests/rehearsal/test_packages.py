@@ -19,6 +19,7 @@ from generator.kickstart import render_kickstart
 from generator import releases
 from generator.pipeline import node_from_profile
 from generator.render import node_files
+from generator import node_paths as paths
 
 KUBE_REPO = """[kubernetes]
 name=Kubernetes
@@ -37,7 +38,7 @@ def sandbox_tools():
 
 def box_with_kube_repo(tmp_path: Path, os_key: str = "rocky-9", minor: str = "1.36") -> Sandbox:
     box = Sandbox(tmp_path / "box", os_key=os_key)
-    box.file("/etc/yum.repos.d/kubernetes.repo").write_text(KUBE_REPO.format(minor=minor))
+    box.file(paths.KUBE_REPO_PATH).write_text(KUBE_REPO.format(minor=minor))
     return box
 
 
@@ -159,7 +160,7 @@ def test_the_default_worker_installs_crictl_and_finishes(tmp_path):
     assert not_found(box) == ""
     pulls = [c for c in box.command_lines() if c.startswith("crictl ") and " pull " in c]
     assert len(pulls) == 2, pulls
-    assert box.file("/var/lib/k8s-firstboot/done").exists()
+    assert box.file(paths.DONE_MARKER).exists()
 
 
 @pytest.mark.parametrize("os_key, minor", [("fedora-43", "1.33"), ("fedora-44", "1.36"), ("fedora-45", "1.37")])
@@ -201,7 +202,7 @@ def test_os_mirrors_replace_the_stock_repositories(tmp_path):
     run_kickstart_post(box, render_kickstart(node), node.os.ks_handler)
     assert run_first_boot(box).returncode == 0
     assert "enabled=1" not in box.file("/etc/yum.repos.d/rocky.repo").read_text()
-    ours = box.file("/etc/yum.repos.d/k8s-firstboot-os.repo").read_text()
+    ours = box.file(paths.OS_REPO_PATH).read_text()
     assert "baseurl=http://repo.lan/rocky/9/BaseOS/x86_64/os/" in ours
     assert "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9" in ours
 
@@ -213,15 +214,15 @@ def test_rhel_registers_with_a_key_that_is_never_shown_and_then_removed(tmp_path
     node, box, result = rehearse(profile, tmp_path, tmp_path / "secrets")
     assert result.returncode == 0, result.stderr[-3000:]
     assert [c for c in box.command_lines() if c.startswith("subscription-manager register")]
-    assert not box.file("/etc/k8s-firstboot/rhsm").exists()
+    assert not box.file(paths.RHSM_FILE).exists()
     shown = result.stdout + result.stderr + box.console() + box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
-    state = box.file("/var/lib/k8s-firstboot")
+    state = box.file(paths.STATE_DIR)
     shown += "".join(p.read_text(errors="replace") for p in state.rglob("*") if p.is_file())
     assert key not in shown
-    script = box.file("/usr/local/sbin/k8s-firstboot").read_text()
+    script = box.file(paths.SCRIPT_PATH).read_text()
     assert key not in script
     files = {f.path: f for f in node_files(node)}
-    assert files["/etc/k8s-firstboot/rhsm"].mode == 0o600 and files["/etc/k8s-firstboot/rhsm"].secret
+    assert files[paths.RHSM_FILE].mode == 0o600 and files[paths.RHSM_FILE].secret
 
 
 def test_validate_warns_when_rhel_has_no_registration_nor_mirrors(tmp_path):

@@ -8,7 +8,9 @@ from generator.cloudinit import render_user_data
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.proxy import bypasses
-from generator.render import PROXY_ENV, node_files
+from generator.node_paths import PROXY_ENV
+from generator.render import node_files
+from generator import node_paths as paths
 
 PROXY = "http://proxy.lan:3128"
 
@@ -81,7 +83,7 @@ def test_anaconda_gets_no_proxy_for_a_direct_mirror(write_profile, tmp_path):
 
 def kubeadm_config_in(user_data: str) -> list[dict]:
     files = {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
-    return [d for d in yaml.safe_load_all(files["/etc/k8s-firstboot/kubeadm.yaml"]) if d]
+    return [d for d in yaml.safe_load_all(files[paths.KUBEADM_CONFIG]) if d]
 
 
 def test_cloud_instance_advertises_its_boot_address_unless_pinned(write_profile, tmp_path):
@@ -89,7 +91,7 @@ def test_cloud_instance_advertises_its_boot_address_unless_pinned(write_profile,
     node = node_from_profile(ROOT / "profiles/master.yaml", tmp_path)
     init = next(d for d in kubeadm_config_in(render_user_data(node)) if d["kind"] == "InitConfiguration")
     assert "localAPIEndpoint" not in init
-    ks_config = next(f.content for f in node_files(node) if f.path == "/etc/k8s-firstboot/kubeadm.yaml")
+    ks_config = next(f.content for f in node_files(node) if f.path == paths.KUBEADM_CONFIG)
     assert "advertiseAddress: 192.168.122.10" in ks_config  # the Kickstart applies the static address
     pinned = write_profile("p.yaml", f"extends: profiles/master.yaml\nkubernetes: {{advertise_address: 10.0.0.7}}\n")
     init = next(d for d in kubeadm_config_in(render_user_data(node_from_profile(pinned, tmp_path)))
@@ -116,19 +118,19 @@ def test_dnf_keeps_the_proxy_after_the_bootstrap(write_profile, tmp_path):
                                                                 "no_proxy": [".example"]}}))
     node = node_from_profile(profile, tmp_path)
     box = Sandbox(tmp_path / "box")
-    box.file("/etc/dnf/dnf.conf").write_text("[main]\ngpgcheck=1\nproxy=http://old.proxy:1\nbest=True\n")
+    box.file(paths.DNF_CONF).write_text("[main]\ngpgcheck=1\nproxy=http://old.proxy:1\nbest=True\n")
     run_kickstart_post(box, render_kickstart(node), "RHEL9")
-    conf = box.file("/etc/dnf/dnf.conf")
+    conf = box.file(paths.DNF_CONF)
     lines = conf.read_text().splitlines()
     assert lines[:4] == ["[main]", "proxy=http://proxy.lan:3128", "proxy_username=ops", "proxy_password=s3cr!t"], lines
     assert "proxy=http://old.proxy:1" not in lines and "best=True" in lines
     assert conf.stat().st_mode & 0o777 == 0o600  # the proxy's credentials are root's alone
     # the credentials are in no world-readable file and on no command line
-    script = box.file("/usr/local/sbin/k8s-firstboot")
+    script = box.file(paths.SCRIPT_PATH)
     assert "s3cr" not in script.read_text() and "s3cr" not in "\n".join(box.command_lines())
-    assert box.file("/etc/k8s-firstboot/dnf-proxy.conf").stat().st_mode & 0o777 == 0o600
+    assert box.file(paths.DNF_PROXY_CONF).stat().st_mode & 0o777 == 0o600
     # again (a rerun after a failure): still one set of lines
-    assert box.run(["/usr/local/sbin/k8s-firstboot", "prepare"]).returncode == 0
+    assert box.run([paths.SCRIPT_PATH, "prepare"]).returncode == 0
     assert box.run(["bash", "-c", "rm -r /var/lib/k8s-firstboot/steps/dnf_proxy && k8s-firstboot prepare"]).returncode == 0
     assert conf.read_text().count("proxy=") == 1 and conf.read_text().count("proxy_password=") == 1
 
@@ -139,7 +141,7 @@ def test_repositories_no_proxy_names_bypass_dnf_conf_proxy(write_profile, tmp_pa
         "extends": "profiles/worker.yaml", "proxy": {"http": PROXY, "no_proxy": [".lan"]},
         "mirrors": {"kubernetes": {"baseurl": "http://repo.lan/k8s/", "gpgkey": ["http://repo.lan/k8s/key"]}}}))
     files = {f.path: f.content for f in node_files(node_from_profile(profile, tmp_path))}
-    kube, crio = files["/etc/yum.repos.d/kubernetes.repo"], files["/etc/yum.repos.d/cri-o.repo"]
+    kube, crio = files[paths.KUBE_REPO_PATH], files[paths.CRIO_REPO_PATH]
     assert "proxy=_none_" in kube and "proxy=_none_" not in crio
 
 
@@ -148,8 +150,8 @@ def test_cloud_init_packages_get_the_proxy_first(write_profile, tmp_path):
                                                       "proxy": {"http": PROXY}, "cloud_init": {"packages": ["tmux"]}}))
     config = yaml.safe_load(render_user_data(node_from_profile(profile, tmp_path)))
     # write_files runs in cloud-init's init stage, `packages` in its final stage, runcmd's script after that
-    appended = [f for f in config["write_files"] if f["path"] == "/etc/dnf/dnf.conf"]
-    assert appended == [{"path": "/etc/dnf/dnf.conf", "append": True, "content": f"proxy={PROXY}\n"}]
+    appended = [f for f in config["write_files"] if f["path"] == paths.DNF_CONF]
+    assert appended == [{"path": paths.DNF_CONF, "append": True, "content": f"proxy={PROXY}\n"}]
     assert config["packages"] == ["tmux"]
 
 
@@ -187,9 +189,9 @@ def test_boot_address_joins_no_proxy_for_kubeadm_crio_and_kubelet(write_profile,
     fake.write_text(FAKE_IP)
     fake.chmod(0o755)
     run_kickstart_post(box, render_kickstart(node), "RHEL9")
-    assert not box.file("/etc/k8s-firstboot/proxy-boot.env").exists()  # prepare: no routes in the installer's chroot
+    assert not box.file(paths.PROXY_BOOT_ENV).exists()  # prepare: no routes in the installer's chroot
     assert run_first_boot(box).returncode == 0
-    boot_env = box.file("/etc/k8s-firstboot/proxy-boot.env").read_text()
+    boot_env = box.file(paths.PROXY_BOOT_ENV).read_text()
     assert boot_env.startswith('NO_PROXY="') and boot_env.split("\n")[0].endswith(',10.1.0.57"'), boot_env
     kubeadm = [line.split("\t") for line in (box.record / "proxied").read_text().splitlines() if line.startswith("kubeadm")]
     assert kubeadm and all(p[2].split(",")[-1] == "10.1.0.57" for p in kubeadm)

@@ -18,6 +18,7 @@ from tests.support.sandbox import Sandbox, bwrap_available
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.secrets import load, secrets_path
+from generator import node_paths as paths
 
 # the classic recipe's order: update, firewall, packages, CRI-O, Kubernetes packages, then the running system
 PREPARE_ORDER = [
@@ -135,7 +136,7 @@ def test_modern_control_plane_firewall_and_api(rehearsed):
     init = kubeadm_documents(r.box.record / "init-config.yaml")
     assert init["ClusterConfiguration"]["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     # 1.27 removed --container-runtime; the endpoint lives in KubeletConfiguration
-    assert "--container-runtime" not in r.box.file("/etc/sysconfig/kubelet").read_text()
+    assert "--container-runtime" not in r.box.file(paths.KUBELET_SYSCONFIG_PATH).read_text()
     assert init["KubeletConfiguration"]["containerRuntimeEndpoint"] == "unix:///var/run/crio/crio.sock"
     assert r.box.file("/etc/selinux/config").read_text().startswith("SELINUX=enforcing")
 
@@ -151,8 +152,8 @@ def test_a_finished_node_is_set_for_kubernetes(rehearsed, profile):
     assert status["state"] == "done" and status["node"] == profile_value(profile, "hostname")
     assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
     # secrets the bootstrap carried are gone once kubeadm has what it needs
-    assert not box.file("/etc/k8s-firstboot/kubeadm.yaml").exists()
-    assert not box.file("/etc/k8s-firstboot/pki").exists()
+    assert not box.file(paths.KUBEADM_CONFIG).exists()
+    assert not box.file(paths.PKI_DIR).exists()
     # overlay and br_netfilter at every boot, the three sysctls of the recipe
     modules = "".join(p.read_text() for p in box.file("/etc/modules-load.d").glob("*.conf")).split()
     assert {"overlay", "br_netfilter"} <= set(modules)
@@ -166,7 +167,7 @@ def test_a_finished_node_is_set_for_kubernetes(rehearsed, profile):
     assert not [l for l in fstab if " swap " in l and not l.startswith("#")]
     assert [c for c in r.boot_calls if c == "swapoff -a"]
     # Kubernetes packages pinned and excluded from later `dnf update`
-    repo = box.file("/etc/yum.repos.d/kubernetes.repo").read_text()
+    repo = box.file(paths.KUBE_REPO_PATH).read_text()
     assert "exclude=kubelet kubeadm kubectl" in repo.replace("\n", " ") or "exclude=kubelet" in repo
     # CRI-O's sample bridge network must not race the CNI
     assert not list(box.file("/etc/cni/net.d").glob("*crio*bridge*"))
@@ -203,7 +204,7 @@ def test_classic_recipe_specifics(rehearsed):
         # CRI-O 1.18 from Kubic points conmon at /usr/libexec/crio/conmon; the recipe fixes it to /usr/bin/conmon
         assert 'conmon = "/usr/bin/conmon"' in box.file("/etc/crio/crio.conf").read_text()
         # Kubernetes 1.18 still needs --container-runtime=remote with a CRI socket
-        kubelet = box.file("/etc/sysconfig/kubelet").read_text()
+        kubelet = box.file(paths.KUBELET_SYSCONFIG_PATH).read_text()
         assert "--container-runtime=remote" in kubelet and "crio.sock" in kubelet
         assert "firewall-offline-cmd --set-default-zone=trusted" in r.after_post
         assert box.file("/etc/selinux/config").read_text().startswith("SELINUX=permissive")
@@ -247,7 +248,7 @@ def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     posts = [c for c in box.command_lines() if c.startswith("curl ") and "-K /etc/k8s-firstboot/report.curlrc" in c]
     assert posts and all("--data-binary @/var/lib/k8s-firstboot/status.json" in c for c in posts)
     assert not [c for c in box.command_lines() if "status.example" in c]
-    curlrc = box.file("/etc/k8s-firstboot/report.curlrc")
+    curlrc = box.file(paths.REPORT_CURLRC)
     assert 'url = "https://status.example/k8s"' in curlrc.read_text() and curlrc.stat().st_mode & 0o777 == 0o600
     # the monitoring endpoint being down never stops the node
     (box.record / "faults").write_text("always curl /etc/k8s-firstboot/report.curlrc\n")

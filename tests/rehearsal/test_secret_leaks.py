@@ -21,11 +21,12 @@ from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.secrets import load, secrets_path
+from generator import node_paths as paths
 
 PROXY_PASSWORD = "Pr0xyS3cretPass"
 REPORT_PASSWORD = "R3portS3cretPass"
 # where a node keeps what it says about itself: logs, status, banners (the secret stores themselves are not here)
-LOG_PLACES = ("/var/log", "/var/lib/k8s-firstboot", "/root", "/etc/issue.d", "/etc/motd.d")
+LOG_PLACES = ("/var/log", paths.STATE_DIR, "/root", "/etc/issue.d", "/etc/motd.d")
 FAULTS = {"cp1": ["1 kubeadm init", "1 curl"], "cp2": ["1 kubeadm join"], "worker1": ["1 kubeadm join", "1 curl"]}
 
 

@@ -17,6 +17,7 @@ from tests.support.common import ROOT, run_gen
 from generator import secrets
 from generator.emit import write_artifact
 from generator.errors import ProfileError, UsageError
+from generator import node_paths as paths
 
 OTHER_UID = 4242  # no such user: the attacker
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="simulating another user needs root")
@@ -211,7 +212,8 @@ def test_a_file_name_cannot_add_keys_commands_or_sections(tmp_path, name):
     from generator.cloudinit import cloud_config, render_user_data
     from generator.kickstart import render_kickstart
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     profile_tree(tmp_path)
     profile = tmp_path / name
@@ -340,9 +342,9 @@ def test_cloud_init_never_writes_a_secret_where_others_can_read_it(tmp_path, pro
     node = node_from_profile(ROOT / profile)
     files = node_files(node)
     secret = [f.path for f in files if f.secret]
-    folders = sorted({"/etc/k8s-firstboot", *(str(Path(p).parent) for p in secret)})
+    folders = sorted({paths.CONFIG_DIR, *(str(Path(p).parent) for p in secret)})
     assert secret and all(f.mode == 0o600 for f in files if f.secret)
-    assert "/etc/k8s-firstboot/proxy.env" in secret or node.proxy is None
+    assert paths.PROXY_ENV in secret or node.proxy is None
     out = tmp_path / "user-data"
     assert run_gen("cloud-init", str(ROOT / profile), "-o", str(out)).returncode == 0
     box = CloudSandbox(tmp_path / "box", out.read_bytes(), node.hostname)
@@ -395,9 +397,9 @@ def test_an_extra_script_name_with_a_trailing_newline_is_refused(tmp_path):
     assert result.returncode == 2 and "cannot be used" in result.stderr and result.stdout == ""
 
 
-@pytest.mark.parametrize("path", ["/etc/containers/registries.conf.d/90-k8s-firstboot.conf", "/var/lib/k8s-firstboot/done",
+@pytest.mark.parametrize("path", [paths.REGISTRIES_PATH, paths.DONE_MARKER,
                                   "/etc/systemd/system/kubelet.service.d/90-k8s-firstboot-proxy.conf",
-                                  "/usr/libexec/keepalived/k8s-firstboot-check-apiserver", "/etc/keepalived/keepalived.conf"])
+                                  paths.KEEPALIVED_CHECK, paths.KEEPALIVED_CONF])
 def test_cloud_init_write_files_cannot_replace_a_file_of_the_bootstrap(tmp_path, path):
     """Before: the guard knew only the files every node gets, so conditional ones (and the done-marker) passed."""
     profile_tree(tmp_path)
@@ -472,7 +474,8 @@ def test_pinned_checksums_match_the_files_at_their_tags(repo, url_prefix):
 def test_a_pinned_manifest_is_checked_before_it_is_applied(tmp_path, monkeypatch):
     """Before: the CNI manifest was applied with admin rights and no checksum."""
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     monkeypatch.delenv("K8S_FIRSTBOOT_CHECKSUMS")  # the real table, not the stand-in's
     url = "https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/calico.yaml"
@@ -538,7 +541,8 @@ def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
     """Before: report_url (credentials and all) sat in the 0755 script and on curl's command line."""
     from generator.cloudinit import render_user_data
     from generator.pipeline import node_from_profile
-    from generator.render import SCRIPT_PATH, node_files
+    from generator.node_paths import SCRIPT_PATH
+    from generator.render import node_files
 
     secret_url = "https://monitor:s3cret@status.example/k8s"
     profile = with_cni(tmp_path, {"bootstrap": {"report_url": secret_url},
@@ -548,11 +552,11 @@ def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
     script = files[SCRIPT_PATH].content
     assert "s3cret" not in script and "pr0xy" not in script
     assert '-K "$CONFIG_DIR/report.curlrc"' in script
-    for path, words in (("/etc/k8s-firstboot/report.curlrc", "s3cret"), ("/etc/k8s-firstboot/proxy.env", "pr0xy")):
+    for path, words in ((paths.REPORT_CURLRC, "s3cret"), (paths.PROXY_ENV, "pr0xy")):
         assert words in files[path].content and files[path].mode == 0o600 and files[path].secret
     written = {f["path"]: f for f in yaml.safe_load(render_user_data(node))["write_files"]}
-    assert written["/etc/k8s-firstboot/report.curlrc"]["permissions"] == "0600"
-    assert written["/etc/k8s-firstboot/proxy.env"]["permissions"] == "0600"
+    assert written[paths.REPORT_CURLRC]["permissions"] == "0600"
+    assert written[paths.PROXY_ENV]["permissions"] == "0600"
 
 
 def test_build_checks_its_output_folder_before_writing_into_subfolders(tmp_path):

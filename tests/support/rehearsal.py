@@ -11,11 +11,12 @@ from pathlib import Path
 
 import yaml
 
+from generator import node_paths as paths
 from tests.support.sandbox import Sandbox
 
-UNIT = "/etc/systemd/system/k8s-firstboot.service"
-SCRIPT = "/usr/local/sbin/k8s-firstboot"
-DONE = "/var/lib/k8s-firstboot/done"
+UNIT = paths.UNIT_PATH
+SCRIPT = paths.SCRIPT_PATH
+DONE = paths.DONE_MARKER
 
 
 def leave_anaconda_copies(box: Sandbox, kickstart: str, handler: str, stage: str) -> None:

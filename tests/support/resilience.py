@@ -21,8 +21,9 @@ from tests.support.sandbox import Sandbox
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.verify import post_scripts
+from generator import node_paths as paths
 
-STATE = "/var/lib/k8s-firstboot"
+STATE = paths.STATE_DIR
 STATUS = f"{STATE}/status.json"
 DONE = f"{STATE}/done"
 FAST = {"step_timeout": 30, "retry_delay": 1}

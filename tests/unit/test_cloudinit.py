@@ -13,6 +13,7 @@ from generator.cloudinit import HEADER, cloud_config, render_user_data, written_
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.render import node_files
+from generator import node_paths as paths
 
 EC2_LIMIT = 16384
 EXAMPLES = ["profiles/master.yaml", "profiles/worker.yaml"]
@@ -85,7 +86,7 @@ def test_cloud_config_shape(profile):
     assert users["root"]["lock_passwd"] is node.root_locked
     # small files are literal blocks, readable as they will land; the script travels gzip+base64 (size limits)
     assert "  content: |\n    [Unit]\n" in text
-    script = next(f for f in config["write_files"] if f["path"] == "/usr/local/sbin/k8s-firstboot")
+    script = next(f for f in config["write_files"] if f["path"] == paths.SCRIPT_PATH)
     assert script["encoding"] == "gz+b64" and written_content(script).startswith("#!/bin/bash\n")
 
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from generator.errors import ProfileError
+from generator import node_paths as paths
 from generator.pipeline import node_from_profile
 from generator.render import node_files
 from generator.versions import supported_pairs
@@ -131,7 +132,7 @@ def test_kubelet_configuration_decodes_strictly(tmp_path, minor):
         "network": {"bootproto": "static", "address": "192.168.10.5/24", "gateway": "192.168.10.1"},
     }))
     node = node_from_profile(profile, tmp_path / "secrets")
-    config = next(f.content for f in node_files(node) if f.path == "/etc/k8s-firstboot/kubeadm.yaml")
+    config = next(f.content for f in node_files(node) if f.path == paths.KUBEADM_CONFIG)
     kubelet = next(d for d in yaml.safe_load_all(config) if d and d["kind"] == "KubeletConfiguration")
     assert kubelet["apiVersion"] == "kubelet.config.k8s.io/v1beta1"
     assert strict_problems(kubelet, kubelet_fields(minor)["fields"]) == []
@@ -154,7 +155,7 @@ def rendered_kubeadm_documents(tree: Path, names: tuple, secrets: Path):
     for name in names:
         node = node_from_profile(tree / f"{name}.yaml", secrets)
         for f in node_files(node):
-            if f.path.startswith("/etc/k8s-firstboot/kubeadm"):
+            if f.path.startswith(f"{paths.CONFIG_DIR}/kubeadm"):
                 for doc in yaml.safe_load_all(f.content):
                     if doc and doc["apiVersion"].startswith("kubeadm.k8s.io/"):
                         yield name, f.path, doc

@@ -36,15 +36,16 @@ def test_repositories_by_era(minor):
     release = releases.kube_release(minor)
     # pkgs.k8s.io starts at v1.24; the Google repository is frozen and gone
     assert release["kube_repo"] == ("google-legacy" if n < 24 else "pkgs-k8s")
-    assert releases.repo(release["crio_repo"])["kind"] == "crio"
+    crio = releases.repo(release["crio_repo"])
+    assert "cri-o" in (crio.get("crio") or crio)["baseurl"]  # Kubic: a libcontainers repo beside CRI-O's own
     if n == 18:
         assert release["crio_repo"] == "kubic"
     # control-plane taint: "master" until 1.24 (both in 1.24), "control-plane" from 1.25
     taints = release["control_plane_taints"]
     assert ("node-role.kubernetes.io/master" in taints) is (n <= 24)
     assert ("node-role.kubernetes.io/control-plane" in taints) is (n >= 24)
-    # registry.k8s.io replaced k8s.gcr.io as kubeadm's default from 1.25 (and late 1.22-1.24 patches)
-    assert release["pause_image"].startswith(release["image_repository"] + "/pause:")
+    # kubeadm 1.24 hands the kubelet its CRI endpoint with a URL scheme (kubernetes#107295); before, a bare path
+    assert release["cri_socket"] == ("unix://" if n >= 24 else "") + "/var/run/crio/crio.sock"
 
 
 def test_unserved_repositories_warn(tmp_path):

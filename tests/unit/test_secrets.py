@@ -18,6 +18,7 @@ from generator import secrets
 from generator.errors import ProfileError
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
+from generator import node_paths as paths
 
 # kubeadm's bootstrap token format (kubeadm docs, "Authenticating with Bootstrap Tokens")
 TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
@@ -116,7 +117,7 @@ def test_damaged_secrets_file_is_a_clear_error(tmp_path):
 
 def _kickstart_config(ks: str) -> dict:
     """The kubeadm config a Kickstart carries, cut from its heredoc."""
-    body = ks.split("/etc/k8s-firstboot/kubeadm.yaml", 1)[1]
+    body = ks.split(paths.KUBEADM_CONFIG, 1)[1]
     body = body.split("\n", 1)[1]
     delimiter = re_delimiter(ks)
     text = body.split("\n" + delimiter + "\n", 1)[0]
