@@ -7,8 +7,9 @@ from pathlib import Path
 from generator import releases, secrets
 from generator.load import Document, file_label
 from generator import airgap, proxy, trust
+from generator.pxe import DEFAULT_TFTP_ROOT
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
-                             OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
+                             OsSpec, Pki, Proxy, Pxe, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 CRIO_SOCKET = "/var/run/crio/crio.sock"
@@ -139,6 +140,15 @@ def _cilium_chart_url(cni_entry: dict, cni_release: dict) -> str:
     if cni_release.get("cli_embeds_chart", True):
         return ""
     return cni_entry.get("chart_url", "").replace("{release}", cni_release.get("release", ""))
+
+
+def _pxe(doc: Document, os_spec: OsSpec) -> Pxe | None:
+    p = _section(doc, "pxe")
+    if not p:
+        return None
+    return Pxe(http_url=p.get("http_url", ""), proxy_subnet=p.get("proxy_subnet", ""),
+               tftp_root=p.get("tftp_root", DEFAULT_TFTP_ROOT), kernel=p.get("kernel", f"{os_spec.key}/vmlinuz"),
+               initrd=p.get("initrd", f"{os_spec.key}/initrd.img"), kernel_args=tuple(p.get("kernel_args", ())))
 
 
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
@@ -286,6 +296,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         air_gapped=data.get("air_gapped", False),
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),
+        pxe=_pxe(doc, os_spec),
     )
     node = dataclasses.replace(node, warnings=node.warnings + tuple(trust.download_warnings(node)))
     if node.air_gapped:
