@@ -144,10 +144,12 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     progress = Progress(len(members), "nodes")
     with new_tree(out_dir) as staging:
         tree = _Tree(staging)
-        for done, (member, name) in enumerate(members, 1):
-            _write_node(tree, member.node, name, media, timestamp, gzip_it, base64_it, findings)
-            progress.update(done)
-        progress.close()
+        try:
+            for done, (member, name) in enumerate(members, 1):
+                _write_node(tree, member.node, name, media, timestamp, gzip_it, base64_it, findings)
+                progress.update(done)
+        finally:
+            progress.close()
         _write_pxe_tree(tree, pxe, members)
         write_artifact(staging / MANIFEST, tree.manifest(), private=False)
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]

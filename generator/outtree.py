@@ -30,8 +30,8 @@ _RENAME_EXCHANGE = 2
 def check_target(out_dir: Path) -> None:
     """Refuse a target that is not ours to replace, before anything is made."""
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
-        raise UsageError(f"{out_dir}: nothing written: not a folder (give a new or empty folder, or a previous "
-                         "build's output)")
+        what = "a symbolic link" if out_dir.is_symlink() else "not a folder"
+        raise UsageError(f"{out_dir}: nothing written: {what}; give a new or empty folder, or a previous build's")
     if out_dir.exists():
         unsafe = directory_problem(out_dir)
         if unsafe:

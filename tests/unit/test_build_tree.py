@@ -297,3 +297,29 @@ def test_the_example_profiles_still_build(tmp_path):
     assert (tmp_path / "out/http/ks/fleet/k8s-cp-01.ks").exists() and (tmp_path / "out/http/ks/master.ks").exists()
     assert "inst.ks=http://192.168.124.1/k8s/ks/fleet/k8s-cp-01.ks" in (
         tmp_path / "out/tftp/pxelinux.cfg/01-52-54-00-24-00-01").read_text()
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_the_new_tree_replaces_the_previous_one(tmp_path, monkeypatch, exchange):
+    from generator import outtree
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}\n")
+    (target / "old.ks").write_text("old\n")
+    if not exchange:  # a file system without RENAME_EXCHANGE
+        monkeypatch.setattr(outtree, "_exchange", lambda a, b: False)
+    with outtree.new_tree(target) as staging:
+        assert staging.parent == tmp_path and stat.S_IMODE(staging.stat().st_mode) == 0o700
+        (staging / "new.ks").write_text("new\n")
+        assert (target / "old.ks").exists()  # the previous build stays whole until the new one is complete
+    assert sorted(p.name for p in target.iterdir()) == ["new.ks"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_link_as_the_target_is_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "elsewhere")
+    result = run_gen("build", "profiles/fleet", "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    assert result.returncode == 2 and "a symbolic link" in result.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
