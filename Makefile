@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test check bench venv clean
 
 $(BIN)/gen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q -n auto
+
+# the edit-test loop: tests/unit only (no sandbox rehearsals, no wheel build)
+check: venv
+	$(BIN)/python -m pytest -q -n auto tests/unit
 
 # speed is measured against a floor taken in the same run, never asserted in a test
 bench: venv

@@ -27,13 +27,14 @@ def _registry_host(image: str) -> str:
 
 
 def public_downloads(node: Node) -> list[str]:
-    """One warning per public source an air-gapped node would try, naming the profile key that replaces it."""
+    """One warning (about air_gapped) per public source an air-gapped node would try, naming the profile key that
+    replaces it."""
     public = public_hosts()
     found = []
 
     def check(url: str, key: str) -> None:
         if url and urlsplit(url).hostname in public:
-            found.append(f"air_gapped: {url} is public; set {key} to an internal mirror")
+            found.append(f"{url} is public; set {key} to an internal mirror")
 
     check(node.os.install_url, "os.install_url")
     check(node.os.appstream_url, "os.appstream_url")
@@ -44,10 +45,10 @@ def public_downloads(node: Node) -> list[str]:
             for gpgkey in repo.gpgkey:
                 check(gpgkey, f"{key}.gpgkey")
     if not node.os.own_repos:
-        found.append("air_gapped: the installed system keeps the distro's stock repo files (public mirrors); "
+        found.append("the installed system keeps the distro's stock repo files (public mirrors); "
                      "set mirrors.os.baseos and mirrors.os.appstream (or os.install_url and os.appstream_url)")
     if node.registration:
-        found.append("air_gapped: os.registration reaches Red Hat's public subscription service and CDN; "
+        found.append("os.registration reaches Red Hat's public subscription service and CDN; "
                      "use mirrors.os.* of a Satellite or internal mirror instead")
     check(node.cni.manifest_url, "cni.manifest_url")
     check(node.cni.manifest_archive, "cni.manifest_url")
@@ -55,9 +56,9 @@ def public_downloads(node: Node) -> list[str]:
     check(node.cni.chart_url, "cni.chart_url")
     mirrored = {m.prefix for m in node.registry_mirrors}
     if _registry_host(node.kube.image_repository) in public:
-        found.append(f"air_gapped: control-plane images come from {node.kube.image_repository}; set mirrors.images")
+        found.append(f"control-plane images come from {node.kube.image_repository}; set mirrors.images")
     for registry in node.cni.image_registries:
         if registry not in mirrored:
-            found.append(f"air_gapped: {node.cni.plugin} {node.cni.version} images come from {registry}; "
+            found.append(f"{node.cni.plugin} {node.cni.version} images come from {registry}; "
                          f"add it to mirrors.registries")
     return found

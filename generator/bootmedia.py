@@ -12,7 +12,10 @@ Sources for the layouts:
   cloudinit/sources/DataSourceNoCloud.py, and doc/rtd/topics/datasources/nocloud.rst). canonical/cloud-utils'
   cloud-localds makes the same seed with `genisoimage -volid cidata -joliet -rock`.
 - OEMDRV: with no `inst.ks=` on the command line, Anaconda's dracut hook waits for a disk labelled `OEMDRV` and
-  fetches `/ks.cfg` from it (rhinstaller/anaconda, dracut/kickstart-genrules.sh; docs/user-guide/kickstart.rst).
+  fetches `/ks.cfg` from it (rhinstaller/anaconda, dracut/kickstart-genrules.sh; since anaconda 23.17/24.2,
+  commit 21ebce0f9e, 2015: every RHEL 8-10 and current Fedora installer).
+- Both labels are read by libblkid (udev's /dev/disk/by-label, cloud-init's `blkid -tLABEL=`), which takes
+  the label of an iso9660 volume with Joliet from the primary volume descriptor here: `cidata`, `OEMDRV`.
 """
 
 from __future__ import annotations
@@ -153,9 +156,11 @@ def oemdrv_disk_warnings(kickstart: str) -> list[tuple[int, str]]:
     - a disk named by a kernel name the stick can take (sda, vdb...): name it by /dev/disk/by-id or by-path;
     - disk commands that come from `%include`: fine when a %pre writes them and looks for OEMDRV (this
       project's template does: it skips removable, read-only and OEMDRV disks), unknown otherwise.
-    Current Anaconda also adds disks labelled OEMDRV to its ignored disks at start-up (rhinstaller/anaconda,
-    anaconda.py -> pyanaconda/ui/lib/storage.py ignore_oemdrv_disks); `ignoredisk --only-use` naming the stick
-    still selects it, and older releases may lack that guard, so the warnings stand on their own.
+    Anaconda also adds disks labelled OEMDRV to its ignored disks at start-up (rhinstaller/anaconda, anaconda.py
+    -> pyanaconda/ui/lib/storage.py ignore_oemdrv_disks; since anaconda 26.21.9, commit 6871330240, 2017, so
+    in every RHEL 8-10 and current Fedora installer), but only a whole disk with that label (disks_only): a
+    stick whose OEMDRV volume is a partition is not ignored, and what a Kickstart that names the stick in
+    `ignoredisk --only-use` then does was not checked. So the warnings stand on their own.
     """
     commands, includes, pre_checks_oemdrv = _disk_commands(kickstart)
     warnings = []

@@ -72,7 +72,7 @@ def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
 class BuildReport:
     out_dir: Path
     files: list[str]                                   # relative to out_dir, as in the manifest
-    messages: list[str] = field(default_factory=list)  # warnings and notes, for stderr
+    problems: list[Problem] = field(default_factory=list)  # warnings and notes
     summary: str = ""
 
     @property
@@ -102,22 +102,24 @@ class _Tree:
 @dataclass
 class _Findings:
     """What the build tells the user, gathered across nodes so an inventory says each thing once."""
-    warnings: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    warnings: dict[Problem, None] = field(default_factory=dict)   # the nodes' own, in order, once each
     oversize: dict[userdata.Limit, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    oemdrv: dict[str, list[tuple[str, int]]] = field(default_factory=lambda: defaultdict(list))
 
-    def lines(self, gzip_it: bool) -> list[str]:
-        lines = [f"warning: {text}{_nodes(names)}" for text, names in self.warnings.items()]
+    def problems(self, out_dir: Path, gzip_it: bool) -> list[Problem]:
+        found = list(self.warnings)
         for limit, sizes in self.oversize.items():
             size, name = max(sizes)
-            advice = "" if gzip_it else "; build with --gzip (cloud-init reads it)"
-            lines.append(f"warning: user-data of {len(sizes)} node(s) is above the {limit.limit}-byte {limit.cloud} "
-                         f"{limit.what} limit (largest: {name}, {size} bytes){advice}")
-        return lines
-
-
-def _nodes(names: list[str]) -> str:
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f" [{shown}]"
+            in_all = f" ({len(sizes)} nodes' user-data are; this is the largest)" if len(sizes) > 1 else ""
+            found.append(Problem(str(out_dir / f"cloud/{name}.user-data"), 0, "user-data",
+                                 f"{size} bytes, above the {limit.limit}-byte {limit.cloud} {limit.what} limit{in_all}",
+                                 severity="warning", hint="" if gzip_it else "build with --gzip (cloud-init reads it)"))
+        for message, where in self.oemdrv.items():
+            name, line = where[0]
+            others = f" (also in {len(where) - 1} other node(s)' Kickstarts)" if len(where) > 1 else ""
+            found.append(Problem(str(out_dir / kickstart_path(Path(name))), line, "OEMDRV image",
+                                 message + others, severity="warning"))
+        return found
 
 
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
@@ -153,8 +155,9 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
         _write_pxe_tree(tree, pxe, members)
         write_artifact(staging / MANIFEST, tree.manifest(), private=False)
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
-    messages = findings.lines(gzip_it) + ([pxe.note] if pxe.note else [])
-    return BuildReport(out_dir, files, messages, _summary(out_dir, members, media, len(pxe.entries)))
+    notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
+    return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,
+                       _summary(out_dir, members, media, len(pxe.entries)))
 
 
 def _media_timestamp() -> int:
@@ -172,8 +175,7 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
         record["mac"] = node.network.mac
     record["files"] = files
     tree.nodes.append(record)
-    for warning in node.warnings:
-        findings.warnings[warning].append(name.as_posix())
+    findings.warnings.update(dict.fromkeys(node.warnings))  # nodes that extend one file share its warnings
 
     kickstart = render_kickstart(node)
     tree.put(files, kickstart_path(name), kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV "
@@ -201,8 +203,9 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
              "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
     tree.put(files, f"media/{name.as_posix()}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
              "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
-    for message in dict.fromkeys(message for _, message in bootmedia.oemdrv_disk_warnings(kickstart)):
-        findings.warnings[f"OEMDRV image: {message} (http/ks/<name>.ks)"].append(name.as_posix())
+    for line, message in bootmedia.oemdrv_disk_warnings(kickstart):
+        if not findings.oemdrv[message] or findings.oemdrv[message][-1][0] != name.as_posix():
+            findings.oemdrv[message].append((name.as_posix(), line))
 
 
 PXE_PURPOSES = {

@@ -11,6 +11,7 @@ from pathlib import Path
 from generator import SCHEMA_PATH
 from generator.emit import write_artifact
 from generator.errors import ProfileError, UsageError
+from generator.report import FORMATS, print_text
 
 DESCRIPTION = "Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot."
 
@@ -22,6 +23,7 @@ def ks_command(profile: Path, output: Path | None, secrets_dir: Path | None):
 
     node = node_from_profile(profile, secrets_dir)
     write_artifact(output, render_kickstart(node))
+    print_text(node.warnings)
 
 
 def versions_command():
@@ -44,6 +46,7 @@ def cloud_init_command(profile: Path, output: Path | None, secrets_dir: Path | N
     if mime or scripts:
         text = mime_archive(text, scripts)
     write_artifact(output, encode(text, gzip_it=gzip, base64_it=base64))
+    print_text(node.warnings)
 
 
 def plan_command(profile: Path, secrets_dir: Path | None):
@@ -52,15 +55,13 @@ def plan_command(profile: Path, secrets_dir: Path | None):
     from generator.kickstart import erased_disks
     from generator.plan import plan
 
+    from generator.errors import Problem
     from generator.secrets import missing_note
 
     node = node_from_profile(profile, secrets_dir, create_secrets=False)  # a dry run makes nothing
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
-    if not node.join.from_profile:
-        note = missing_note(node.cluster, secrets_dir)
-        if note:
-            print(f"note: {note}")
+    note = "" if node.join.from_profile else missing_note(node.cluster, secrets_dir)
     if node.is_control_plane:
         from generator.cloudinit import cloud_instance
 
@@ -77,19 +78,19 @@ def plan_command(profile: Path, secrets_dir: Path | None):
                      else "on first boot (k8s-firstboot.service / cloud-init runcmd)")
             print(f"\n{phase} — {where}")
         print(f"  {number:2}. {step.title}")
-    for warning in node.warnings:
-        print(f"\nwarning: {warning}")
+    print_text(([Problem(str(profile), 0, "", note, "note")] if note else []) + list(node.warnings))
 
 
-def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: bool):
-    """Check profiles (schema, rules, rendered artifacts); prints problems, exit 2 if any."""
+def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: bool, output_format: str) -> int:
+    """Check profiles (schema, rules, rendered artifacts); prints errors, warnings and notes; exit 2 on errors."""
+    from generator import report
     from generator.validate import validate_profiles
 
-    problems, notes = validate_profiles(profiles, secrets_dir, strict)
-    for note in notes:
-        print(note)
-    if problems:
-        raise ProfileError(problems)
+    problems = validate_profiles(profiles, secrets_dir)
+    if strict:
+        problems = report.strict(problems)
+    (report.print_json if output_format == "json" else report.print_text)(problems)
+    return report.exit_code(problems)
 
 
 def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, media: bool, gzip: bool, base64: bool):
@@ -97,8 +98,7 @@ def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, med
     from generator.build import build
 
     report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64)
-    for message in report.messages:
-        print(message, file=sys.stderr)
+    print_text(report.problems)
     print(report.summary)
 
 
@@ -196,7 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     validate = command("validate", validate_command)
     validate.add_argument("profiles", type=Path, nargs="+", metavar="PROFILE")
     secrets_dir(validate)
-    validate.add_argument("--strict", action="store_true", help="Treat warnings as problems (exit 2).")
+    validate.add_argument("--strict", action="store_true", help="Treat warnings as errors (exit 2).")
+    validate.add_argument("--format", dest="output_format", choices=FORMATS, default="text",
+                          help="text: one problem a line on stderr; json: a list on stdout.")
 
     build = command("build", build_command)
     build.add_argument("paths", type=Path, nargs="+", metavar="PATH")
@@ -240,10 +242,10 @@ def main() -> None:
     try:
         options = vars(parser.parse_args(sys.argv[1:]))  # usage errors exit 2 from here, with the usage line
         run = options.pop("run")
-        run(**options)
+        code = run(**options)  # a command that decides its own exit status returns it
+        sys.exit(code if isinstance(code, int) else 0)
     except ProfileError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        print_text(exc.problems)
         sys.exit(2)
     except UsageError as exc:
         print(f"gen: {exc}", file=sys.stderr)

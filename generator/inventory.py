@@ -14,8 +14,7 @@ from pathlib import Path
 
 from generator.errors import Problem, ProfileError
 from generator.load import Document, KeyPath, _merge, load_profile, read_utf8
-from generator.rules import check_rules
-from generator.schema import check_schema
+from generator.pipeline import profile_problems
 
 INVENTORY_KEYS = ("nodes", "nodes_csv")
 # entry/column shortcut -> the profile key it sets
@@ -167,12 +166,11 @@ def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Prob
     checked = []
     nodes, problems = node_documents(cluster)
     for doc in nodes:
-        try:
-            check_schema(doc)
-            check_rules(doc)
+        found = profile_problems(doc)
+        if found:
+            problems += found
+        else:
             checked.append(doc)
-        except ProfileError as exc:
-            problems += exc.problems
     return checked, problems
 
 
@@ -181,8 +179,9 @@ def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], lis
     none if it holds shared settings only - and the problems of listed nodes that failed their checks.
     A problem with the file itself raises ProfileError."""
     doc = load_profile(path)
-    check_schema(doc)
-    check_rules(doc)
+    problems = profile_problems(doc)
+    if problems:
+        raise ProfileError(problems)
     if "role" in doc.data:
         own = [key for key in INVENTORY_KEYS if key in doc.data and doc.locate((key,))[0] == doc.files[0]]
         if own:  # inherited from the cluster file it extends is fine; listed here, they would be ignored

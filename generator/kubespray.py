@@ -1,23 +1,32 @@
 """`gen import kubespray`: a Kubespray inventory (hosts.yaml) as a cluster file with `nodes:`.
 
 Kubespray's YAML inventory is Ansible's: hosts with their variables under `all.hosts` (or under any group's
-`hosts`), groups under `all.children`, nested through `children`. Its contrib/inventory_builder writes
-`ip`, `access_ip` and `ansible_host` per host and the groups `kube_control_plane`, `kube_node`, `etcd`,
-`k8s_cluster` and `calico_rr`. A node's address is `ip` (the address Kubespray binds Kubernetes to), else
-`ansible_host` when that is an address; its MAC is the host variable `mac`. Hosts in kube_control_plane become
-control planes, the rest of kube_node workers; etcd-only and calico_rr-only hosts are not nodes here.
+`hosts`), groups under `all.children`, nested through `children`. Its contrib/inventory_builder wrote that
+hosts.yaml, with `ip`, `access_ip` and `ansible_host` per host and the groups `kube_control_plane`,
+`kube_node`, `etcd`, `k8s_cluster` and `calico_rr` (kubernetes-sigs/kubespray v2.26.1
+contrib/inventory_builder/inventory.py; the builder is gone from v2.27.0, commit 719c0b00c). Kubespray's
+sample is now an INI file (inventory/sample/inventory.ini) with the same groups and host variables
+(docs/ansible/inventory.md); this import reads the YAML form only and says how to convert an INI one.
+The groups were `kube-master` and `kube-node` before v2.16.0 (kubespray#7256, #7552). A node's address is
+`ip` (the address Kubespray binds Kubernetes to), else `ansible_host` when that is an address; its MAC is
+the host variable `mac`. Hosts in kube_control_plane become control planes, the rest of kube_node workers;
+etcd-only and calico_rr-only hosts are not nodes here.
 """
 
 import ipaddress
+import re
 from pathlib import Path
 
 import yaml
 
 from generator.errors import Problem, ProfileError
-from generator.load import load_file
+from generator.load import load_file, read_utf8
 from generator.schema import _ecma_pattern, profile_schema
 
 HOSTNAME = _ecma_pattern(profile_schema()["$defs"]["hostname"]["pattern"])
+
+# an INI section header such as [kube_control_plane] or [etcd:children]: no YAML inventory has such a line
+INI_SECTION = re.compile(r"\[[A-Za-z0-9_.:-]+\]\s*")
 
 CONTROL_PLANE_GROUPS = ("kube_control_plane", "kube-master")   # kube-master: the name before Kubespray 2.16
 WORKER_GROUPS = ("kube_node", "kube-node")
@@ -78,6 +87,7 @@ def _address(variables: dict) -> str | None:
 def import_hosts(path: Path, prefix: int, extends: str | None = None) -> str:
     """The cluster file text for a Kubespray hosts.yaml; problems name the inventory's lines."""
     display = str(path)
+    _refuse_ini(path, display)
     data, origins = load_file(path, display)
     groups = _groups(data)
 
@@ -111,6 +121,14 @@ def import_hosts(path: Path, prefix: int, extends: str | None = None) -> str:
     if problems:
         raise ProfileError(problems)
     return _cluster_text(display, nodes, control_planes, extends)
+
+
+def _refuse_ini(path: Path, display: str) -> None:
+    for number, line in enumerate(read_utf8(path, display).splitlines(), start=1):
+        if INI_SECTION.fullmatch(line):
+            raise ProfileError([Problem(display, number, "", "an INI inventory (like Kubespray's inventory.ini); this "
+                                                             "import reads the YAML form: convert it with `ansible-inventory "
+                                                             f"-i {path.name} --list --yaml > hosts.yaml` and import that")])
 
 
 def _cluster_text(source: str, nodes: list[dict], control_planes: list[str], extends: str | None) -> str:

@@ -5,6 +5,7 @@ everything else is replaced by the child), so role profiles can share one cluste
 """
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,22 +50,63 @@ class Document:
     data: dict
     origins: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # each file's text, for the line a problem shows
 
     def locate(self, path: KeyPath) -> tuple[str, int]:
         """file and line of a key path, or of its nearest ancestor that exists."""
+        return self.origins.get(self._nearest(path), (self.files[0] if self.files else "?", 0))
+
+    def _nearest(self, path: KeyPath) -> KeyPath:
         path = tuple(path)
         while path not in self.origins and path:
             path = path[:-1]
-        return self.origins.get(path, (self.files[0] if self.files else "?", 0))
+        return path
 
-    def problem(self, path: KeyPath, message: str) -> Problem:
+    def problem(self, path: KeyPath, message: str, severity: str = "error", hint: str = "",
+                at_key: bool = False) -> Problem:
+        """A problem located at the key path's line, with the caret under its value (or its key)."""
         file, line = self.locate(path)
-        return Problem(file, line, dotted(path), message)
+        context = source_line(self.texts.get(file, ""), line)
+        nearest = self._nearest(path)
+        key = nearest[-1] if nearest and isinstance(nearest[-1], str) else None
+        column = value_column(context, None if at_key else key)
+        return Problem(file, line, dotted(path), message, severity, column, hint, context)
+
+    def warning(self, path: KeyPath, message: str, hint: str = "") -> Problem:
+        return self.problem(path, message, "warning", hint)
+
+
+# a line that may hold a secret is never shown: stderr ends up in CI logs (URL credentials, a bootstrap token,
+# a password hash)
+_SECRET_LINE = re.compile(r"://[^/\s]*@|\b[a-z0-9]{6}\.[a-z0-9]{16}\b|password|token|secret|activation_key", re.I)
+
+
+def source_line(text: str, line: int) -> str:
+    """Line `line` (1-based) of text without its end, or "" (shown only when it is printable text and no secret)."""
+    lines = text.splitlines()
+    shown = lines[line - 1].rstrip() if 0 < line <= len(lines) else ""
+    return shown if shown.isprintable() and not _SECRET_LINE.search(shown) else ""
+
+
+def value_column(line: str, key: str | None) -> int:
+    """1-based column of the value after `key:` on this line (block or flow style), else of the line's first
+    character; 0 for an empty line."""
+    if not line.strip():
+        return 0
+    if key is not None:
+        for quote in ("", '"', "'"):
+            at = line.find(f"{quote}{key}{quote}:")
+            if at >= 0 and (at == 0 or not (line[at - 1].isalnum() or line[at - 1] in "_-")):
+                rest = at + len(key) + 2 * len(quote) + 1
+                after = len(line) - len(line[rest:].lstrip())
+                return (after if after < len(line) else at) + 1
+    return len(line) - len(line.lstrip(" -")) + 1
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, text: str = ""):
         self.file = file
+        self.text = text
         self.origins: dict[KeyPath, tuple[str, int]] = {}
         self.problems: list[Problem] = []
         self._scalars = yaml.SafeLoader("")
@@ -102,7 +144,10 @@ class _Builder:
             return None
 
     def _fail(self, node: yaml.Node, path: KeyPath, message: str) -> None:
-        self.problems.append(Problem(self.file, node.start_mark.line + 1, dotted(path), message))
+        line = node.start_mark.line + 1
+        context = source_line(self.text, line)
+        self.problems.append(Problem(self.file, line, dotted(path), message, column=node.start_mark.column + 1
+                                     if context else 0, context=context))
 
 
 def read_utf8(path: Path, display: str, key: str = "") -> str:
@@ -135,46 +180,119 @@ def _check_depth(text: str, display: str) -> None:
         if isinstance(token, _OPENERS):
             depth += 1
             if depth > MAX_DEPTH + 1:  # the top-level mapping is one level more than the key paths count
-                raise ProfileError([Problem(display, token.start_mark.line + 1, "",
-                                            f"nested more than {MAX_DEPTH} levels deep; a profile needs a few")])
+                raise ProfileError([_at(display, text, token.start_mark.line + 1,
+                                        f"nested more than {MAX_DEPTH} levels deep; a profile needs a few")])
         elif isinstance(token, _CLOSERS):
             depth -= 1
 
 
+def _at(display: str, text: str, line: int, message: str, column: int = 0) -> Problem:
+    """A problem of the whole file (no key path) at a line, showing that line."""
+    context = source_line(text, line)
+    return Problem(display, line, "", message, column=column if context else 0, context=context)
+
+
+def _spaces(count: int) -> str:
+    return f"{count} space" if count == 1 else f"{count} spaces"
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _syntax_problem(text: str, display: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """A YAML syntax error in words a newcomer can act on, at the line that needs the fix."""
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    lines = text.splitlines()
+    problem = exc.problem or str(exc)
+    if "could not find expected ':'" in problem and exc.context_mark:
+        # a key without its colon: PyYAML notices only on a later line
+        line, column = exc.context_mark.line + 1, exc.context_mark.column + 1
+        word = source_line(text, line).strip().split(" ")[0]
+        return _at(display, text, line, f"a key needs a colon and a space after it: write `{word}:` "
+                                        f"(or `{word}: value`)", column)
+    if "mapping values are not allowed here" in problem:
+        scalar = _last_scalar(text)
+        if scalar is not None and scalar.start_mark.line + 1 < line:
+            # `key: value` and then a more indented `other: ...`: the value swallowed the next line
+            start = scalar.start_mark.line + 1
+            return _at(display, text, start, f"the value on this line is followed by a more indented key on line "
+                                             f"{line}; a key takes either a value or indented keys below it: remove "
+                                             f"this value, or indent line {line} like the keys above it",
+                       scalar.start_mark.column + 1)
+        return _at(display, text, line, "a second `key:` on one line; put each key on its own line, or quote a "
+                                        "value that contains `: `", column)
+    if "expected <block end>" in problem or "expected <block mapping start>" in problem:
+        above = next((n for n in range(line - 1, 0, -1) if lines[n - 1].strip()
+                      and not lines[n - 1].lstrip().startswith("#")), 0)
+        here = _indent(lines[line - 1]) if 0 < line <= len(lines) else 0
+        want = f"; line {above} is indented by {_spaces(_indent(lines[above - 1]))}" if above else ""
+        return _at(display, text, line, f"this line is indented by {_spaces(here)}, which matches no key above it"
+                                        f"{want}: indent keys of one block by the same number of spaces", column)
+    if "found character '\\t'" in problem:
+        return _at(display, text, line, "a tab: YAML indents with spaces only; replace the tab with spaces", column)
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        start = exc.context_mark.line + 1 if exc.context_mark else line
+        closing = "]" if "']'" in problem else "}"
+        return _at(display, text, start, f"a list or mapping opened here is not closed: add `{closing}`, or "
+                                         f"put a comma between its items", exc.context_mark.column + 1
+                   if exc.context_mark else column)
+    return _at(display, text, line, f"YAML syntax error: {problem}", column)
+
+
+def _last_scalar(text: str):
+    """The last scalar token PyYAML read before its scanner failed, or None."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.ScalarToken):
+                last = token
+    except yaml.YAMLError:
+        pass
+    return last
+
+
 def load_file(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPath, tuple[str, int]]]:
     """One YAML file as a mapping plus origins, without following `extends`."""
+    data, origins, _ = load_text(path, display)
+    return data, origins
+
+
+def load_text(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPath, tuple[str, int]], str]:
+    """load_file, plus the file's text (for the lines problems show)."""
     display = display or str(path)
     text = read_utf8(path, display)
     try:
         _check_depth(text, display)
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise ProfileError([Problem(display, event.start_mark.line + 1, "",
-                                            "YAML anchors and aliases are not allowed; write values out or use `extends:`")])
+                raise ProfileError([_at(display, text, event.start_mark.line + 1,
+                                        "YAML anchors and aliases are not allowed; write values out or use `extends:`",
+                                        event.start_mark.column + 1)])
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise ProfileError([Problem(display, line, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+        raise ProfileError([_syntax_problem(text, display, exc)]) from None
     except yaml.YAMLError as exc:
         raise ProfileError([Problem(display, 0, "", f"YAML error: {exc}")]) from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise ProfileError([Problem(display, 0, "", f"nested far too deep (a profile needs a few levels, "
                                                     f"at most {MAX_DEPTH})")]) from None
     if len(nodes) > 1:
-        raise ProfileError([Problem(display, nodes[1].start_mark.line + 1, "", "one YAML document per profile, found several")])
+        raise ProfileError([_at(display, text, nodes[1].start_mark.line + 1,
+                                "one YAML document per profile, found several (remove the `---` line)")])
     if not nodes or (isinstance(nodes[0], yaml.ScalarNode) and nodes[0].tag.endswith(":null")):
         raise ProfileError([Problem(display, 1, "", "the profile is empty; it must be a mapping such as `role: worker`")])
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        raise ProfileError([Problem(display, root.start_mark.line + 1, "",
-                                    f"the profile must be a mapping of keys (like `role: worker`), not {kind}")])
-    builder = _Builder(display)
+        raise ProfileError([_at(display, text, root.start_mark.line + 1,
+                                f"the profile must be a mapping of keys (like `role: worker`), not {kind}")])
+    builder = _Builder(display, text)
     data = builder.build(root, ())
     if builder.problems:
         raise ProfileError(builder.problems)
-    return data, builder.origins
+    return data, builder.origins, text
 
 
 def _merge(base: dict, base_origins: dict, child: dict, child_origins: dict, path: KeyPath = ()):
@@ -223,11 +341,11 @@ def load_profile(path: Path | str, _chain: tuple[Path, ...] = (), _tree: Path | 
     display = str(path)
     resolved = path.resolve()
     tree = _tree or resolved.parent
-    data, origins = load_file(path, display)
+    data, origins, text = load_text(path, display)
     files = [display]
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
-        return Document(data, origins, files)
+        return Document(data, origins, files, {display: text})
     where = origins.get(("extends",), (display, 0))
     parent_path = _parent_profile(parent_ref, path, tree, where)
     chain = _chain + (resolved,)
@@ -237,4 +355,4 @@ def load_profile(path: Path | str, _chain: tuple[Path, ...] = (), _tree: Path | 
     parent = load_profile(parent_path, chain, tree)
     merged, merged_origins = _merge(parent.data, parent.origins, data, origins)
     merged_origins[()] = (display, 1)
-    return Document(merged, merged_origins, files + parent.files)
+    return Document(merged, merged_origins, files + parent.files, {display: text, **parent.texts})

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from generator.errors import Problem
+
 
 @dataclass(frozen=True)
 class YumRepo:
@@ -218,7 +220,7 @@ class Node:
     registry_mirrors: tuple[RegistryMirror, ...] = ()
     registration: Registration | None = None  # RHEL subscription (a secret: 0600 file, removed after use)
     air_gapped: bool = False
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[Problem, ...] = field(default=())  # severity "warning", located in the profile
     cloud_init: CloudInitExtras = field(default=CloudInitExtras())
     pxe: Pxe | None = None                  # None: the profile has no pxe: section
 

@@ -1,19 +1,26 @@
-"""The stages of DESIGN.md chained: load -> schema -> rules -> resolve. The CLI and tests call these."""
+"""The stages chained: load -> schema -> rules -> resolve. The CLI and tests call these."""
 
 from pathlib import Path
 
-from generator.errors import ProfileError
+from generator.errors import Problem, ProfileError, sort_key
 from generator.load import Document, load_profile
 from generator.model import Node
 from generator.resolve import resolve
-from generator.rules import check_rules
-from generator.schema import check_schema
+from generator.rules import rule_problems
+from generator.schema import accepted, schema_problems
+
+
+def profile_problems(doc: Document) -> list[Problem]:
+    """Schema and rule problems in one pass: the rules see what the schema accepted."""
+    problems, refused = schema_problems(doc)
+    return sorted(problems + rule_problems(accepted(doc, refused), frozenset(refused)), key=sort_key)
 
 
 def checked_profile(path: Path | str) -> Document:
     doc = load_profile(path)
-    check_schema(doc)
-    check_rules(doc)
+    problems = profile_problems(doc)
+    if problems:
+        raise ProfileError(problems)
     return doc
 
 

@@ -106,7 +106,7 @@ def installer_proxies(install_url: str, appstream_url: str, proxy: Proxy | None)
     if install_url and not bypasses(install_url, proxy.no_proxy):
         warnings = []
         if appstream_url and bypasses(appstream_url, proxy.no_proxy):
-            warnings.append(f"proxy.no_proxy: Anaconda fetches {appstream_url} through the proxy all the same: "
+            warnings.append(f"Anaconda fetches {appstream_url} through the proxy all the same: "
                             f"`url --proxy` for os.install_url is the installer's proxy for every repository; put "
                             f"os.install_url on a direct mirror too, or let the proxy reach this one")
         return through, (through if appstream_url else ""), warnings
@@ -122,11 +122,11 @@ def with_direct_repos(repo_files: tuple[RepoFile, ...], proxy: Proxy | None) -> 
                                          for r in f.repos)) for f in repo_files)
 
 
-def cidr_warnings(section: dict, os_name: str, curl_version: str) -> list[str]:
-    """The profile's CIDR no_proxy entries that this OS's curl and dnf ignore."""
+def cidr_warnings(section: dict, os_name: str, curl_version: str) -> list[tuple[tuple, str]]:
+    """(key path, warning) for each CIDR no_proxy entry of the profile that this OS's curl and dnf ignore."""
     if not curl_version or releases.minor_key(curl_version) >= CURL_CIDR_NO_PROXY:
         return []
-    return [f"proxy.no_proxy: {entry} is a CIDR; curl and dnf on {os_name} (libcurl {curl_version}; CIDRs need "
+    return [(("proxy", "no_proxy", i), f"{entry} is a CIDR; curl and dnf on {os_name} (libcurl {curl_version}; CIDRs need "
             f"7.86) ignore it, and Go programs (kubelet, CRI-O) match it only against destinations written as IP "
-            f"addresses: list the mirrors and registries by name too"
-            for entry in section.get("no_proxy", ()) if is_cidr(entry)]
+            f"addresses: list the mirrors and registries by name too")
+            for i, entry in enumerate(section.get("no_proxy", ())) if is_cidr(entry)]

@@ -9,15 +9,30 @@ Where each form comes from (upstream sources):
 - Kernel arguments: `inst.ks=`, `inst.repo=`, `inst.stage2=` (rhinstaller/anaconda docs/user-guide/boot-options.rst);
   `ip=<client-IP>:[<peer>]:<gateway-IP>:<netmask>:<client_hostname>:<interface>:{none|...}`, `nameserver=<IP>`
   and `BOOTIF=<MAC>` (dracutdevs/dracut man/dracut.cmdline.7.asc); the `01-` form of BOOTIF, as pxelinux's
-  IPAPPEND 2 writes it, is also read by NetworkManager's initrd generator (nmi-cmdline-reader.c).
+  IPAPPEND 2 writes it, is stripped by dracut's network-legacy (modules.d/40network/net-lib.sh fix_bootif) and
+  by NetworkManager's initrd generator of EL9+ (src/nm-initrd-generator/nmi-cmdline-reader.c). With both a
+  static `ip=` naming an interface and BOOTIF, the generator makes two profiles: the static one bound to the
+  interface name (autoconnect priority -100) and a DHCP "BOOTIF Connection" bound to the MAC (-200); the
+  static one wins only if `interface` is the name the NIC has in the installer's initrd.
 - pxelinux looks for `pxelinux.cfg/01-<mac, lower case, dashes>` (syslinux doc/pxelinux.txt).
-- GRUB (rhboot/grub2, the grub of Fedora/RHEL 8-10) looks for `$prefix/grub.cfg-01-<mac, dashes>` by itself
-  (grub-core/net/net.c grub_net_search_config_file); the fallback grub.cfg does the same by hand from
-  `net_default_mac` (colon-separated, lower case: grub_net_hwaddr_to_str) with `regexp` and `configfile`
-  (docs/grub.texi), for a GRUB that does not search; `linux`/`initrd` exist on EFI in every rhel-8/9/10 branch.
+- GRUB (rhboot/grub2, the grub of Fedora/RHEL 8-10) looks for `<dir>/grub.cfg-01-<mac, dashes>` by itself
+  (grub-core/net/net.c grub_net_search_config_file, called by normal/main.c grub_try_normal_prefix), first in
+  `fw_path`, the TFTP directory of the boot file (shim's, here the TFTP root), then in `$prefix`, which the
+  distributions' grubx64.efi has built in as /EFI/<vendor> (grub2-mkimage -p in their grub.macros) and so
+  is no folder of this tree. The fallback grub.cfg does the search by hand from `net_default_mac`
+  (colon-separated, lower case: grub_net_hwaddr_to_str) with `regexp` and `configfile`, in
+  `$config_directory`, the folder GRUB read the fallback from (normal/main.c read_config_file), for a GRUB
+  that does not search (the efi_netfs stack of rhel-8-main, or feature_net_search_cfg=n on rhel-9);
+  `linux`/`initrd` exist on EFI in every rhel-8/9/10 branch (loader/i386/efi/linux.c).
+- shim fetches grubx64.efi (its DEFAULT_LOADER) by TFTP from the folder of its own boot file (rhboot/shim
+  netboot.c), so shimx64.efi and grubx64.efi sit side by side at the TFTP root.
 - iPXE: `${mac:hexhyp}` is the MAC with dashes; `kernel`, `initrd --name`, `boot`, `chain` (ipxe.org/cmd).
 - dnsmasq: `dhcp-range=<addr>,proxy`, `pxe-service=[tag:<tag>,]<CSA>,<menu text>,<basename>`, `dhcp-match`,
-  `tag-if`, `dhcp-host=<mac>,set:<tag>`, `enable-tftp`, `tftp-root`, `port=0` (dnsmasq(8), 2.90).
+  `tag-if`, `dhcp-host=<mac>,set:<tag>`, `dhcp-ignore=tag:!<tag>`, `enable-tftp`, `tftp-root`, `port=0`
+  (dnsmasq(8) and src/option.c, src/rfc2131.c at v2.90). CSA names are matched without regard to case; since
+  2.76 x86-64_EFI is client arch 7 and BC_EFI 9 (swapped before: commit 68bea10), so both get the same file.
+  In proxy mode dnsmasq answers every PXE client, with an empty menu when no pxe-service matches, unless
+  dhcp-ignore drops it (rfc2131.c dhcp_reply).
 """
 
 from __future__ import annotations
@@ -150,7 +165,8 @@ def grub_fallback() -> str:
         "# grub.cfg-01-<mac> by itself: load the file named by this machine's MAC (net_default_mac, aa:bb:...).",
         "insmod regexp",
         f"if regexp {sets} '^{pairs}$' \"$net_default_mac\"; then",
-        '  configfile "$prefix/grub.cfg-01-$m1-$m2-$m3-$m4-$m5-$m6"',
+        # next to this file: $prefix is the folder built into grubx64.efi (/EFI/<vendor>), not this tree's
+        '  configfile "$config_directory/grub.cfg-01-$m1-$m2-$m3-$m4-$m5-$m6"',
         "fi",
         "# no file for this MAC: not a machine of the fleet; boot the next entry of the firmware's boot order",
         'echo "k8s-firstboot: nothing to install for $net_default_mac"',
@@ -190,9 +206,11 @@ def dnsmasq_snippet(macs: list[str], network: ipaddress.IPv4Network, tftp_root: 
         "enable-tftp",
         f"tftp-root={tftp_root}",
         "# only the fleet's MACs get an answer: any other machine boots as if this server were not there",
+        "# (in proxy mode dnsmasq would otherwise answer every PXE client, with an empty menu)",
     ]
     lines += [f"dhcp-host={mac},set:k8s-fleet" for mac in macs]
     lines += [
+        "dhcp-ignore=tag:!k8s-fleet",
         "# iPXE says who it is with DHCP option 175",
         "dhcp-match=set:ipxe,175",
         "tag-if=set:k8s-pxe,tag:k8s-fleet,tag:!ipxe",
@@ -239,8 +257,10 @@ Reinstall loops: after the install the machine must boot its disk, not the netwo
   - Any machine: leave the disk first in the boot order and start each install with a one-time network
     boot through the BMC (IPMI: chassis bootdev pxe, without options=persistent; Redfish:
     BootSourceOverrideEnabled=Once, BootSourceOverrideTarget=Pxe).
-  - The Kickstarts end with `reboot`, and a machine whose MAC has no file here is sent back to the firmware
-    (GRUB and iPXE exit); remove a machine's files once it is installed to be sure.
+  - The Kickstarts end with `reboot`. This dnsmasq answers only the MACs of its dhcp-host lines: to be
+    sure an installed machine is left alone, build the tree again without it. Removing only its files is
+    not enough for BIOS machines: pxelinux finds no file for the MAC and no `default`, and reboots
+    (syslinux doc/pxelinux.txt), so the machine loops; GRUB and iPXE go back to the firmware.
 """
 
 

@@ -170,7 +170,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     plugin = c.get("plugin", "calico")
     cni_version = releases.minor_of(c["version"]) if c.get("version") else releases.default_cni_version(plugin, minor)
     cni_entry = releases.cni_plugin(plugin)
-    cni_release = cni_entry["versions"][cni_version]  # check_choices refused a minor no release of the plugin fits
+    cni_release = cni_entry["versions"][cni_version]  # rules._release_choices refused a minor no release of the plugin fits
     archived = not c.get("manifest_url") and "manifest_archive" in cni_release
     manifest_url = c.get("manifest_url") or cni_release.get("manifest", "")
     cni = CniSpec(plugin=plugin, version=c.get("version") or cni_version,
@@ -215,7 +215,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         join = Join(s.token, s.ca_cert_hash)
         if role == "control-plane":
             files = [("ca.crt", s.ca.cert), ("ca.key", s.ca.key)]
-            if first is not None or releases.ecdsa_sa_key_problem(version) is None:
+            if first is not None or releases.kubeadm_takes_ecdsa_sa_key(version):
                 # every control plane of a cluster must share every CA and the service-account key, so each gets
                 # them all, a lone one too: control planes added later then join a cluster that uses these keys
                 # (about 2.6 KB more user-data, 1 KB gzipped). Where kubeadm takes no ECDSA sa.key, a lone control
@@ -233,29 +233,34 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
     for repo_key, mirror_key, mirrored in ((release["kube_repo"], "kubernetes", "kubernetes" in mirrors),
                                            (release["crio_repo"], "crio", crio_mirrored)):
         if not mirrored and not releases.repo(repo_key).get("served", True):
-            warnings.append(f"the {repo_key} package repository is no longer served upstream; "
-                            f"mirror it and set mirrors.{mirror_key} (and mirrors.libcontainers for Kubic) in the profile")
+            warnings.append(doc.warning(("kubernetes", "version"), f"the {repo_key} package repository is no longer "
+                                        f"served upstream; mirror it and set mirrors.{mirror_key} (and "
+                                        f"mirrors.libcontainers for Kubic) in the profile"))
     if not users:
-        warnings.append("no users: the Kickstart locks root and adds no admin, so nobody can log in (cloud-init "
-                        "keeps the image's default user); set users.admin with ssh_keys and sudo: nopasswd")
+        warnings.append(doc.warning((), "no users: the Kickstart locks root and adds no admin, so nobody can log in "
+                                        "(cloud-init keeps the image's default user); set users.admin with ssh_keys "
+                                        "and sudo: nopasswd"))
     if not cl.get("join") and not any(ch in "123456789" for ch in kube.token_ttl):
-        warnings.append(f"kubernetes.token_ttl {kube.token_ttl} makes a bootstrap token that never expires: whoever "
-                        "reads any artifact can join nodes for good; use a lifetime such as 24h and `gen token renew`")
+        warnings.append(doc.warning(("kubernetes", "token_ttl"), f"{kube.token_ttl} makes a bootstrap token that never "
+                                    "expires: whoever reads any artifact can join nodes for good; use a lifetime such "
+                                    "as 24h and `gen token renew`"))
     if os_entry.get("requires_subscription") and not o.get("install_url"):
-        warnings.append(f"{os_entry['name']} installs from Red Hat's CDN only with a subscription: boot the "
-                        f"installer from a RHEL DVD or give os.install_url of a Satellite or internal mirror")
+        warnings.append(doc.warning(("os", "distro"), f"{os_entry['name']} installs from Red Hat's CDN only with a "
+                                    f"subscription: boot the installer from a RHEL DVD or give os.install_url of a "
+                                    f"Satellite or internal mirror"))
     os_repos = _os_repo_file(doc, os_entry)
     if os_entry.get("requires_subscription") and not o.get("registration") and not (
             os_repos and any(r.id == "k8s-firstboot-baseos" for r in os_repos.repos)):
-        warnings.append(str(doc.problem(("os", "distro"), (
+        warnings.append(doc.warning(("os", "distro"), (
             f"{os_entry['name']} has no package repositories until it is registered: set os.registration "
-            f"(organization, activation_key) or mirrors.os.baseos and mirrors.os.appstream (a Satellite or mirror)"))))
+            f"(organization, activation_key) or mirrors.os.baseos and mirrors.os.appstream (a Satellite or mirror)")))
     hosts = tuple(HostEntry(h["ip"], tuple(h["names"])) for h in data.get("hosts", ()))
     node_proxy = proxy.resolve_proxy(_section(doc, "proxy"), proxy.cluster_destinations(
         kube, hostname, net.get("address", ""), hosts, (cl.get("virtual_ip") or {}).get("address", "")))
-    warnings += proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))
+    warnings += [doc.warning(path, message) for path, message
+                 in proxy.cidr_warnings(_section(doc, "proxy"), os_entry["name"], os_entry.get("curl", ""))]
     os_spec, installer_warnings = _os_spec(doc, os_entry, key, node_proxy, own_repos=os_repos is not None)
-    warnings += installer_warnings
+    warnings += [doc.warning(("proxy", "no_proxy"), message) for message in installer_warnings]
     vip = None
     if cl.get("virtual_ip") and role == "control-plane":
         v = cl["virtual_ip"]
@@ -298,7 +303,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         cloud_init=_cloud_init(doc),
         pxe=_pxe(doc, os_spec),
     )
-    node = dataclasses.replace(node, warnings=node.warnings + tuple(trust.download_warnings(node)))
-    if node.air_gapped:
-        node = dataclasses.replace(node, warnings=node.warnings + tuple(airgap.public_downloads(node)))
+    later = trust.download_warnings(node) + ([(("air_gapped",), m) for m in airgap.public_downloads(node)]
+                                             if node.air_gapped else [])
+    node = dataclasses.replace(node, warnings=node.warnings + tuple(doc.warning(p, m) for p, m in later))
     return node

@@ -1,13 +1,20 @@
-"""Semantic rules the JSON Schema cannot express, each reported at the offending key's file:line."""
+"""Semantic rules the JSON Schema cannot express, each reported at the offending key's file:line.
+
+The rules run on the part of a profile the schema accepted (see schema.accepted), so one run reports schema
+and rule problems together; a rule reads values with _get and checks their type before using them.
+"""
 
 import ipaddress
+from pathlib import Path
 
 from generator import fleet, releases
 from generator.errors import Problem, ProfileError
-from generator.load import Document
+from generator.load import Document, KeyPath, dotted, load_file
 from generator.render import CONDITIONAL_PATHS, FIXED_PATHS, OWN_DIRS
 from generator.resolve import REPO_PATHS
 
+# ranges offered when service_cidr and pod_cidr overlap: kubeadm's default service range first
+SERVICE_RANGES = ("10.96.0.0/12", "10.112.0.0/12", "172.30.0.0/16", "192.168.224.0/20")
 # keys a node profile needs once everything it extends is merged
 NODE_REQUIRED = (
     ("hostname",), ("os", "distro"), ("os", "version"), ("kubernetes", "version"),
@@ -112,6 +119,13 @@ def _way_in(doc: Document, problems: list[Problem]) -> None:
 
 
 def check_rules(doc: Document) -> None:
+    problems = rule_problems(doc)
+    if problems:
+        raise ProfileError(problems)
+
+
+def rule_problems(doc: Document, refused: frozenset[KeyPath] = frozenset()) -> list[Problem]:
+    """Every rule's problems; `refused`: key paths the schema refused (already reported, so not "missing")."""
     problems: list[Problem] = []
     data = doc.data
     _cloud_init_files(doc, problems)
@@ -122,8 +136,7 @@ def check_rules(doc: Document) -> None:
     pod = _network(doc, ("kubernetes", "pod_cidr"), problems)
     service = _network(doc, ("kubernetes", "service_cidr"), problems)
     if pod and service and pod.overlaps(service):
-        problems.append(doc.problem(("kubernetes", "service_cidr"),
-                                    f"{service} overlaps the pod network {pod}; pick disjoint ranges such as 10.96.0.0/12"))
+        problems.append(_overlap(doc, pod, service))
 
     node_ip = None
     address = _get(data, ("network", "address"))
@@ -132,7 +145,7 @@ def check_rules(doc: Document) -> None:
             node_ip = ipaddress.IPv4Interface(address).ip
         except ValueError as exc:
             problems.append(doc.problem(("network", "address"), f"{address!r} is not an address with prefix ({exc})"))
-    if _get(data, ("network", "bootproto")) == "static" and address is None:
+    if _get(data, ("network", "bootproto")) == "static" and _absent(doc, ("network", "address"), refused):
         problems.append(doc.problem(("network", "bootproto"), "static needs network.address (such as 192.168.122.10/24)"))
     _address(doc, ("network", "gateway"), problems)
     for i, _ in enumerate(_get(data, ("network", "nameservers")) or []):
@@ -157,28 +170,151 @@ def check_rules(doc: Document) -> None:
     if vip and isinstance(endpoint, str) and endpoint.rsplit(":", 1)[0] != str(vip):
         problems.append(doc.problem(("kubernetes", "control_plane_endpoint"),
                                     f"with cluster.virtual_ip the endpoint must be that address: {vip}:6443"))
-    if vip and _get(data, ("cluster", "first_control_plane")) is None:
+    if vip and _absent(doc, ("cluster", "first_control_plane"), refused):
         problems.append(doc.problem(("cluster", "virtual_ip"), "several control planes share a virtual IP: "
                                     "name the one that runs kubeadm init in cluster.first_control_plane"))
 
-    problems += releases.check_choices(doc)
+    problems += _release_choices(doc, refused)
     version = _get(data, ("kubernetes", "version"))
     if (role in ("control-plane", "master") and _get(data, ("cluster", "first_control_plane")) is not None
             and isinstance(version, str) and releases.minor_of(version) in releases.data()["kubernetes"]):
-        ecdsa = releases.ecdsa_sa_key_problem(version)
+        ecdsa = _ecdsa_sa_key(version)
         if ecdsa:
             problems.append(doc.problem(("kubernetes", "version"), ecdsa))
 
     if role is not None:
-        for path in NODE_REQUIRED:
-            if _get(data, path) is None:
-                problems.append(doc.problem(path[:-1], f"{'.'.join(path)} is required for a node profile "
-                                                       f"(set it here or in the file this one extends)"))
-        _way_in(doc, problems)
+        problems += _node_keys(doc, refused)
+        if not any(path[:1] == ("users",) for path in refused):  # else "nobody can log in" would mislead
+            _way_in(doc, problems)
         problems += fleet.node_problems(doc)  # names and addresses the node must agree with itself on
         if role in ("control-plane", "master") and _get(data, ("cluster", "join")) is not None:
             problems.append(doc.problem(("cluster", "join"),
                                         "a control plane cannot join an existing cluster by token alone; "
                                         "render it from this cluster's secrets instead (remove cluster.join)"))
-    if problems:
-        raise ProfileError(problems)
+    # a rule that names a value the schema refused would repeat (or contradict) the schema's message
+    return [p for p in problems if not any(p.path == dotted(r) or p.path.startswith(dotted(r) + ".")
+                                          or p.path.startswith(dotted(r) + "[") for r in refused if r)]
+
+
+def _overlap(doc: Document, pod: ipaddress.IPv4Network, service: ipaddress.IPv4Network) -> Problem:
+    """service_cidr and pod_cidr share addresses: offer a service range that fits, never the one already there."""
+    taken = [pod, service]
+    node = _get(doc.data, ("network", "address"))
+    try:
+        taken.append(ipaddress.IPv4Interface(node).network if isinstance(node, str) else None)
+    except ValueError:
+        pass
+    free = [r for r in map(ipaddress.IPv4Network, SERVICE_RANGES) if not any(t and r.overlaps(t) for t in taken)]
+    offer = f", e.g. service_cidr: {free[0]}" if free else ""
+    return doc.problem(("kubernetes", "service_cidr"), f"{service} overlaps the pod network {pod} "
+                                                      f"(kubernetes.pod_cidr); give one of them a range that "
+                                                      f"shares no address with the other{offer}")
+
+
+def _absent(doc: Document, path: KeyPath, refused: frozenset[KeyPath]) -> bool:
+    """The profile does not set `path` (a value the schema refused is set: the schema said what is wrong)."""
+    return _get(doc.data, path) is None and not any(path[:n] in refused for n in range(1, len(path) + 1))
+
+
+def _node_keys(doc: Document, refused: frozenset[KeyPath]) -> list[Problem]:
+    """The keys a node profile needs; a profile that extends nothing is told about `extends:` once."""
+    missing = [p for p in NODE_REQUIRED if _absent(doc, p, refused)]
+    if not missing:
+        return []
+    if len(doc.files) > 1:
+        return [doc.problem(p[:-1], f"{'.'.join(p)} is required for a node profile (set it here or in the file "
+                                    f"this one extends)") for p in missing]
+    names = ", ".join(".".join(p) for p in missing)
+    shared = _shared_profiles(Path(doc.files[0]))
+    if shared:
+        extend = f"add `extends: {shared[0]}` (the shared profile beside it)"
+    else:
+        extend = "add `extends: <file>` naming the cluster's shared profile (one without role:, e.g. cluster.yaml)"
+    return [doc.problem((), f"this node profile extends no shared profile and lacks {names}; {extend}, "
+                            f"or set them here")]
+
+
+def _shared_profiles(profile: Path, limit: int = 50) -> list[str]:
+    """Names of the shared profiles (no role:) in the folder of `profile`, cluster.yaml first."""
+    found = []
+    for candidate in sorted(profile.parent.glob("*.yaml"))[:limit]:
+        if candidate.name == profile.name:
+            continue
+        try:
+            data, _ = load_file(candidate)
+        except ProfileError:
+            continue
+        if "role" not in data:
+            found.append(candidate.name)
+    return sorted(found, key=lambda name: name != "cluster.yaml")
+
+
+def _release_choices(doc: Document, refused: frozenset[KeyPath]) -> list[Problem]:
+    """Kubernetes version, OS release, their pairing and the CNI release must be ones we know."""
+    problems = []
+    version = _get(doc.data, ("kubernetes", "version"))
+    minor = releases.minor_of(version) if isinstance(version, str) else None
+    if minor and minor not in releases.data()["kubernetes"]:
+        known = releases.kubernetes_minors()
+        problems.append(doc.problem(("kubernetes", "version"),
+                                    f"Kubernetes {version} is not supported; choose a minor from {known[0]} to {known[-1]}"))
+        minor = None
+    distro, os_version = _get(doc.data, ("os", "distro")), _get(doc.data, ("os", "version"))
+    entry = None
+    if isinstance(distro, str) and isinstance(os_version, str):
+        entry = releases.os_releases().get(releases.os_key(distro, os_version))
+        if entry is None:
+            known = sorted(k.split("-")[-1] for k in releases.os_releases() if k.rsplit("-", 1)[0] == distro)
+            problems.append(doc.problem(("os", "version"),
+                                        f"{distro} {os_version} is not supported; {distro} releases we know: {', '.join(known) or 'none'}"))
+    if entry and minor and not releases.os_supports(entry, minor):
+        fits = releases.supported_minors(releases.os_key(distro, os_version))
+        span = f"{fits[0]} to {fits[-1]}" if fits else "none"
+        problems.append(doc.problem(("kubernetes", "version"),
+                                    f"Kubernetes {minor} has no packages for {entry['name']}; supported there: {span}"))
+    plugin = _get(doc.data, ("cni", "plugin"))
+    cni_version = _get(doc.data, ("cni", "version"))
+    if isinstance(plugin, str) and isinstance(cni_version, str):
+        known = releases.cni_plugin(plugin)["versions"]
+        if releases.minor_of(cni_version) not in known:
+            problems.append(doc.problem(("cni", "version"),
+                                        f"{plugin} {cni_version} is not known; known releases: {', '.join(sorted(known, key=releases.minor_key))}"))
+        elif minor and minor not in [m for m in releases.kubernetes_minors()
+                                     if releases.minor_of(cni_version) in releases.cni_versions_for(plugin, m)]:
+            fits = releases.cni_versions_for(plugin, minor)
+            problems.append(doc.problem(("cni", "version"),
+                                        f"{plugin} {cni_version} does not support Kubernetes {minor}; "
+                                        f"choose one of {', '.join(fits) or 'none'}"))
+    if minor and _absent(doc, ("cni", "version"), refused):
+        plugin_or_default = plugin if isinstance(plugin, str) else "calico"
+        if releases.default_cni_version(plugin_or_default, minor) is None:
+            ours = [m for m in releases.kubernetes_minors() if releases.cni_versions_for(plugin_or_default, m)]
+            span = f"{ours[0]} to {ours[-1]}" if ours else "none"
+            problems.append(doc.problem(("cni", "plugin") if isinstance(plugin, str) else ("kubernetes", "version"),
+                                        f"no {plugin_or_default} release we know supports Kubernetes {minor} "
+                                        f"(our {plugin_or_default} releases cover {span}); choose another "
+                                        f"kubernetes.version or cni.plugin"))
+    min_el = releases.cni_plugin(plugin).get("min_el_major") if isinstance(plugin, str) else None
+    if min_el and distro != "fedora" and isinstance(os_version, str) and os_version.isdigit() and int(os_version) < min_el:
+        problems.append(doc.problem(("cni", "plugin"), f"{plugin} needs a newer kernel than {distro} {os_version} has; "
+                                                       f"use EL{min_el} or later, or calico/flannel"))
+    required_cidr = releases.cni_plugin(plugin).get("required_pod_cidr") if isinstance(plugin, str) else None
+    pod_cidr = _get(doc.data, ("kubernetes", "pod_cidr"))
+    if required_cidr and pod_cidr and pod_cidr != required_cidr and not _get(doc.data, ("cni", "manifest_url")):
+        problems.append(doc.problem(("kubernetes", "pod_cidr"),
+                                    f"{plugin}'s manifest assumes the pod network {required_cidr}; use it, or give "
+                                    f"cni.manifest_url pointing at a manifest edited for {pod_cidr}"))
+    return problems
+
+
+def _ecdsa_sa_key(version: str) -> str | None:
+    """Why kubeadm of this version cannot take the shared ECDSA sa.key on a control-plane join, or None."""
+    if releases.kubeadm_takes_ecdsa_sa_key(version):
+        return None
+    minor = releases.minor_of(version)
+    full = version if version.count(".") == 2 else releases.kube_release(minor)["latest_patch"]
+    since = releases.data()["kubeadm_ecdsa_sa_key_since"][minor]
+    first = f"{since} or later" if since else "1.22.15 (or 1.23.12, 1.24.6, 1.25.2) or later"
+    return (f"kubeadm {full} reads only an RSA service-account key (sa.key) when a control plane joins "
+            f"(kubernetes/kubeadm#2756), and k8s-firstboot makes ECDSA keys: for several control planes use "
+            f"Kubernetes {first}, or a single control plane")

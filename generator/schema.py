@@ -1,5 +1,7 @@
 """Check a loaded profile against schema/profile.schema.json; every error gets file:line and a hint."""
 
+import copy
+import dataclasses
 import difflib
 import json
 import re
@@ -8,7 +10,7 @@ from functools import cache
 import jsonschema
 
 from generator import SCHEMA_PATH
-from generator.errors import ProfileError
+from generator.errors import Problem, ProfileError
 from generator.load import Document
 
 HINTS = {
@@ -39,38 +41,103 @@ def _show(value) -> str:
     return json.dumps(value, default=str)
 
 
-def _message(error: jsonschema.ValidationError, schema: dict) -> tuple[tuple, str]:
+# Python's type names as a profile's author knows them
+YAML_TYPES = {"dict": "a mapping (keys under it)", "list": "a list", "str": "text", "int": "a number",
+              "float": "a number", "bool": "true or false", "NoneType": "empty"}
+SCHEMA_TYPES = {"object": "a mapping (keys under it)", "array": "a list", "string": "text", "integer": "a whole number",
+                "number": "a number", "boolean": "true or false"}
+
+
+def _homes(key: str, node: dict, defs: dict, at: tuple = ()) -> list[str]:
+    """Every dotted path below the top under which the schema allows `key` (for "it belongs under network")."""
+    if "$ref" in node:
+        node = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+    found = []
+    for name, sub in node.get("properties", {}).items():
+        if name == key and at:
+            found.append(".".join(at + (name,)))
+        found += _homes(key, sub, defs, at + (name,))
+    if isinstance(node.get("items"), dict):
+        found += [f"{'.'.join(at)}[]{h[len('.'.join(at)):]}" for h in _homes(key, node["items"], defs, at)]
+    return found
+
+
+def _unknown_key(path: tuple, key: str, allowed: list[str], schema: dict) -> str:
+    here = ".".join(map(str, path + (key,)))
+    homes = [h for h in _homes(key, schema, schema.get("$defs", {})) if h != here]
+    if len(homes) == 1:
+        return f"unknown key here; it belongs under {homes[0].rsplit('.', 1)[0]}: write it as {homes[0]}"
+    if homes:
+        return f"unknown key here; did you mean one of {', '.join(homes)}?"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; allowed here: {', '.join(allowed)}"
+
+
+def _type_message(path: tuple, instance, want) -> str:
+    if instance is None:
+        if want == "object":
+            return "is empty; add its keys (indented under it) or delete the line"
+        if want == "array":
+            return "is empty; list its items (`- item` lines under it) or delete the line"
+        return "has no value; write one after the colon, or delete the line"
+    if want == "string" and path[-1:] == ("permissions",) and type(instance) is int:
+        return (f'must be a quoted octal string such as "0{instance:o}" (YAML read the unquoted '
+                f'0{instance:o} as the number {instance})')
+    if want == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        return f"must be text: put the value in quotes (YAML read {instance!r} as a number)"
+    wanted = " or ".join(SCHEMA_TYPES.get(w, w) for w in (want if isinstance(want, list) else [want]))
+    return f"must be {wanted}, not {YAML_TYPES.get(type(instance).__name__, type(instance).__name__)}"
+
+
+def _pattern_message(path: tuple, value, error: jsonschema.ValidationError, schema: dict) -> str:
+    shown = _show(value)
+    if isinstance(value, str) and value[:1] in "vV" and _ecma_pattern(error.validator_value).search(value[1:]):
+        return f'{shown} is not valid: drop the v and keep the quotes: "{value[1:]}"'
+    if path == ("network", "address") and _ecma_pattern(error.validator_value).search(f"{value}/24"):
+        return f'{shown} has no prefix length; add it, e.g. "{value}/24" (/24 is a 255.255.255.0 netmask)'
+    if path == ("os", "disk"):
+        return (f"{shown} is not a disk name; write a whole disk as vda, /dev/vda, /dev/disk/by-id/<id> or "
+                f"/dev/disk/by-path/<path> (`ls -l /dev/disk/by-id` on the machine lists them)")
+    if path == ("cluster", "virtual_ip", "interface"):
+        return (f"{shown} is not an interface name; keepalived needs the name of the interface that carries the "
+                f"virtual IP, as the installed system calls it: usually the one network.device configures (e.g. "
+                f"enp1s0; network.device may be a MAC address, this key may not); or leave it out to use the "
+                f"interface that routes to cluster.virtual_ip.address at boot")
+    hint = HINTS.get(_ref_of(error, schema)) or error.schema.get("description") or f"must match {error.validator_value}"
+    return f"{shown} is not valid: {hint}"
+
+
+def _messages(error: jsonschema.ValidationError, schema: dict) -> list[tuple[tuple, str]]:
+    """(key path, message) for one schema error; an object with several unknown keys gives one each."""
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        key = extra[0]
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return path + (key,), f"unknown key {key!r}; {hint}"
+        return [(path + (key,), _unknown_key(path, key, allowed, schema))
+                for key in sorted(set(error.instance) - set(allowed))]
     if error.validator == "enum":
         options = ", ".join(_show(v) for v in error.validator_value)
         close = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return path, f"{_show(error.instance)} is not one of {options}{hint}"
+        return [(path, f"{_show(error.instance)} is not one of {options}{hint}")]
     if error.validator == "type":
-        want = error.validator_value
-        if isinstance(want, list):
-            return path, f"must be {' or '.join(f'a {w}' if w[0] not in 'aeiou' else f'an {w}' for w in want)}, " \
-                         f"not {type(error.instance).__name__}"
-        if want == "string" and path[-1:] == ("permissions",) and type(error.instance) is int:
-            return path, f'must be a quoted octal string such as "0{error.instance:o}" (YAML read the unquoted ' \
-                         f'0{error.instance:o} as the number {error.instance})'
-        if want == "string" and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
-            return path, f"must be a string: put the value in quotes (YAML read {error.instance!r} as a number)"
-        return path, f"must be {'an' if want[0] in 'aeiou' else 'a'} {want}, not {type(error.instance).__name__}"
+        return [(path, _type_message(path, error.instance, error.validator_value))]
     if error.validator == "required":
-        return path, error.message.replace("is a required property", "is required")
+        key = error.message.split("'")[1] if error.message.count("'") >= 2 else error.message
+        return [(path, f"{'.'.join(map(str, path + (key,)))} is required; add `{key}:` here")]
     if error.validator == "pattern":
-        ref = _ref_of(error, schema)
-        hint = HINTS.get(ref) or error.schema.get("description") or f"must match {error.validator_value}"
-        return path, f"{_show(error.instance)} is not valid: {hint}"
-    return path, error.message
+        return [(path, _pattern_message(path, error.instance, error, schema))]
+    return [(path, error.message)]
+
+
+def refused_path(error: jsonschema.ValidationError) -> list[tuple]:
+    """The parts of the data a schema error refuses, for rules to leave alone."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        return [path + (key,) for key in error.instance if key not in allowed]
+    return [path]
 
 
 @cache
@@ -103,12 +170,38 @@ def _pattern(validator, pattern, instance, schema):
 ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
 
 
-def check_schema(doc: Document) -> None:
+def schema_problems(doc: Document) -> tuple[list[Problem], set[tuple]]:
+    """Every schema problem of the profile, and the key paths whose values the schema refused."""
     schema = profile_schema()
-    validator = ProfileValidator(schema)
-    problems = []
-    for error in validator.iter_errors(doc.data):
-        path, message = _message(error, schema)
-        problems.append(doc.problem(path, message))
+    problems, refused = [], set()
+    for error in ProfileValidator(schema).iter_errors(doc.data):
+        # an unknown key is shown with the caret under the key, anything else under the value
+        problems += [doc.problem(path, message, at_key=error.validator == "additionalProperties")
+                     for path, message in _messages(error, schema)]
+        refused.update(refused_path(error))
+    return problems, refused
+
+
+def accepted(doc: Document, refused: set[tuple]) -> Document:
+    """The document without the values the schema refused, for the rules: a refused mapping key is dropped, a
+    refused list item becomes None (so the other items keep their index and their file:line)."""
+    if not refused:
+        return doc
+    data = copy.deepcopy(doc.data)
+    for path in sorted(refused, key=len, reverse=True):
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key] if isinstance(parent, (dict, list)) else None
+        if not path:
+            continue
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+        elif isinstance(parent, list) and isinstance(path[-1], int) and path[-1] < len(parent):
+            parent[path[-1]] = None
+    return dataclasses.replace(doc, data=data)
+
+
+def check_schema(doc: Document) -> None:
+    problems, _ = schema_problems(doc)
     if problems:
         raise ProfileError(problems)

@@ -126,5 +126,5 @@ def _note(lacking: dict[str, int], served: int, total: int) -> str:
         return ""
     parts = [f"{count} without {key}" for key, count in lacking.items()]
     where = "no PXE tree" if not served else f"PXE files for {served} of {total} nodes"
-    return (f"note: {where}: {', '.join(parts)}; a node gets PXE files with network.mac, pxe.http_url and "
+    return (f"{where}: {', '.join(parts)}; a node gets PXE files with network.mac, pxe.http_url and "
             f"pxe.proxy_subnet (README.md, PXE with dnsmasq)")

@@ -26,25 +26,27 @@ def pinned_sha256(url: str) -> str:
     return _pins(os.environ.get(CHECKSUMS_ENV) or str(DATA_DIR / "checksums.yaml")).get(url, "")
 
 
-def download_warnings(node) -> list[str]:
-    """One warning per download whose integrity rests on weak grounds (`gen validate --strict` refuses them)."""
+def download_warnings(node) -> list[tuple[tuple, str]]:
+    """(key path, warning) per download whose integrity rests on weak grounds (`gen validate --strict` refuses
+    them)."""
     warnings = []
     cni = node.cni
     if cni.install == "manifest" and not cni.manifest_sha256:
         source = cni.manifest_url or f"{cni.manifest_member} from {cni.manifest_archive}"
         set_it = ("set cni.manifest_sha256" if cni.manifest_url else
                   "serve an extracted copy and set cni.manifest_url and cni.manifest_sha256")
-        warnings.append(f"cni: the {cni.plugin} manifest {source} is applied with cluster-admin rights "
-                        f"but no checksum is pinned for it; {set_it}")
+        warnings.append((("cni",), f"the {cni.plugin} manifest {source} is applied with cluster-admin rights "
+                        f"but no checksum is pinned for it; {set_it}"))
     if cni.install == "cilium-cli":
-        warnings.append(f"cni: the cilium CLI {cni.cli_url} is checked only against the .sha256sum served beside it "
-                        "(same origin); serve both from a mirror you trust")
+        warnings.append((("cni",), f"the cilium CLI {cni.cli_url} is checked only against the .sha256sum served "
+                                   "beside it (same origin); serve both from a mirror you trust"))
     if node.report_url.startswith("http://") and proxy.url_credentials(node.report_url):
-        warnings.append("bootstrap.report_url: plain http with a user and password: they cross the network in clear "
-                        "(Basic auth); use https")
+        warnings.append((("bootstrap", "report_url"), "plain http with a user and password: they cross the "
+                                                      "network in clear (Basic auth); use https"))
     plain = [(key, url) for key, url in _sources(node) if url.startswith("http://")]
     for key, url in plain:
-        warnings.append(f"{key}: {url} is plain http: anyone on the path can change what the node runs; use https")
+        warnings.append((tuple(key.split(".")), f"{url} is plain http: anyone on the path can change what the node "
+                                                f"runs; use https"))
     return warnings
 
 

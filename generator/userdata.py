@@ -106,22 +106,21 @@ def mime_parts(text: str) -> list[tuple[str, str, str]]:
             for p in message.walk() if not p.is_multipart()]
 
 
-def size_report(label: str, text: str) -> tuple[list[str], list[str]]:
-    """(notes, errors) about the user-data's size against the clouds' limits; gzip counts as a way out."""
+def size_report(label: str, text: str) -> list[Problem]:
+    """Notes, warnings and errors about the user-data's size against the clouds' limits; gzip counts as a way out."""
     plain = len(text.encode("utf-8"))
     packed = len(compress(text.encode("utf-8")))
-    notes = [f"{label}: note: user-data is {plain} bytes ({packed} with --gzip)"]
-    errors = []
+    found = [Problem(label, 0, "", f"user-data is {plain} bytes ({packed} with --gzip)", "note")]
     for limit in LIMITS:
         if plain <= limit.limit:
             continue
         if packed <= limit.limit:
-            notes.append(f"{label}: warning: user-data is {plain} bytes, above the {limit.limit}-byte {limit.cloud} "
-                         f"{limit.what} limit; render it with --gzip ({packed} bytes)")
-        elif limit.fatal:
-            errors.append(f"user-data is {packed} bytes even with --gzip, above the {limit.limit}-byte {limit.cloud} "
-                          f"{limit.what} limit; move large cloud_init.write_files elsewhere")
+            found.append(Problem(label, 0, "", f"user-data is {plain} bytes, above the {limit.limit}-byte "
+                                               f"{limit.cloud} {limit.what} limit; render it with --gzip "
+                                               f"({packed} bytes)", "warning"))
         else:
-            notes.append(f"{label}: warning: user-data is {packed} bytes even with --gzip, above the {limit.limit}-byte "
-                         f"{limit.cloud} {limit.what} limit")
-    return notes, errors
+            found.append(Problem(label, 0, "", f"user-data is {packed} bytes even with --gzip, above the "
+                                               f"{limit.limit}-byte {limit.cloud} {limit.what} limit"
+                                               + ("; move large cloud_init.write_files elsewhere" if limit.fatal else ""),
+                                 "error" if limit.fatal else "warning"))
+    return found

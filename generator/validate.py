@@ -29,67 +29,54 @@ def artifact_findings(node: Node) -> list[verify.Finding]:
     return findings
 
 
-def user_data_checks(path: Path, node: Node) -> tuple[list[Problem], list[str]]:
+def user_data_checks(path: Path, node: Node) -> list[Problem]:
     """cloud-init's own schema check and the size against the clouds' limits."""
     text = render_user_data(node)
-    problems, notes = [], []
+    found = []
     findings = verify.cloud_init_schema_findings(text, "user-data")
     if findings is None:
-        notes.append(f"{path}: note: cloud-init is not installed; the user-data's schema was not checked")
+        found.append(Problem(str(path), 0, "", "cloud-init is not installed; the user-data's schema was not checked",
+                             "note"))
     else:
-        problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
-    size_notes, size_errors = userdata.size_report(str(path), text)
-    notes += size_notes
-    problems += [Problem(str(path), 0, "user-data", message) for message in size_errors]
-    return problems, notes
+        found += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
+    return found + userdata.size_report(str(path), text)
 
 
-def validate_profiles(paths: list[Path], secrets_dir: Path | None = None,
-                      strict: bool = False) -> tuple[list[Problem], list[str]]:
-    """(problems, notes) for every profile; secrets are never created here. strict: warnings are problems.
+def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> list[Problem]:
+    """Every error, warning and note of every profile; secrets are never created here.
 
     A cluster file with `nodes:` is validated node by node; with several nodes, the checks across them follow.
     """
-    problems: list[Problem] = []
-    notes: list[str] = []
+    found: list[Problem] = []
     members: list[FleetNode] = []
     for path in paths:
         try:
             entries, failed = build_documents(path, Path(path.name))
         except ProfileError as exc:
-            problems += exc.problems
+            found += exc.problems
             continue
-        problems += failed
+        found += failed
         for entry in entries:
             node = resolve(entry.doc, secrets_dir, create_secrets=False)
             members.append(FleetNode(entry.doc, node))
             label = path if entry.name.name == path.stem else Path(f"{path} ({node.hostname})")
-            node_problems, node_notes = _node_checks(label, node, secrets_dir, strict)
-            problems += node_problems
-            notes += node_notes
+            found += _node_checks(label, node, secrets_dir)
     if len(members) > 1:
-        problems += fleet_problems(members, complete=not problems)
-    return problems, notes
+        found += fleet_problems(members, complete=not any(p.is_error for p in found))
+    return list(dict.fromkeys(found))  # profiles that extend one file share its warnings: each is said once
 
 
-def _node_checks(path: Path, node: Node, secrets_dir: Path | None, strict: bool) -> tuple[list[Problem], list[str]]:
-    """The rendered artifacts of one node, through their real consumers."""
-    problems: list[Problem] = []
-    notes: list[str] = []
+def _node_checks(path: Path, node: Node, secrets_dir: Path | None) -> list[Problem]:
+    """The rendered artifacts of one node, through their real consumers, and what resolving it found."""
+    found: list[Problem] = []
     missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
     if missing:
-        notes.append(f"{path}: note: {missing}")
-    findings = artifact_findings(node)
-    problems += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in findings]
-    ud_problems, ud_notes = user_data_checks(path, node)
-    problems += ud_problems
-    notes += ud_notes
-    for warning in node.warnings:
-        if strict:
-            problems.append(Problem(str(path), 0, "strict", warning))
-        else:
-            notes.append(f"{path}: warning: {warning}")
+        found.append(Problem(str(path), 0, "", missing, "note"))
+    found += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in artifact_findings(node)]
+    found += user_data_checks(path, node)
+    found += node.warnings
     if node.pki:
-        notes.append(f"{path}: note: its Kickstart and user-data carry the cluster CA keys; keep them private "
-                     f"(written 0600) and see docs/cloud-init.md on the cloud's metadata service")
-    return problems, notes
+        found.append(Problem(str(path), 0, "", "its Kickstart and user-data carry the cluster CA keys; keep them "
+                                               "private (written 0600) and see docs/cloud-init.md on the cloud's "
+                                               "metadata service", "note"))
+    return found

@@ -45,12 +45,12 @@ def test_cidr_no_proxy_entries_warn_where_curl_ignores_them(write_profile, tmp_p
                    os={"distro": "rocky", "version": version}, kubernetes={"version": "1.33"},
                    cni={"plugin": "calico", "version": "3.31"})
     node = node_from_profile(write_profile("c.yaml", text), tmp_path)
-    warnings = [w for w in node.warnings if w.startswith("proxy.no_proxy: 10.20.0.0/16")]
+    warnings = [w for w in node.warnings if w.path.startswith("proxy.no_proxy[") and w.message.startswith("10.20.0.0/16 ")]
     if curl:
-        assert len(warnings) == 1 and f"libcurl {curl}" in warnings[0], node.warnings
+        assert len(warnings) == 1 and f"libcurl {curl}" in warnings[0].message, node.warnings
     else:
         assert warnings == [], warnings
-    assert not [w for w in node.warnings if "repo.lan" in w]
+    assert not [w for w in node.warnings if "repo.lan" in w.message]
 
 
 @pytest.mark.parametrize("url, entries, direct", [

@@ -147,6 +147,27 @@ def test_meta_data_refuses_a_bad_instance_id(instance_id):
         bootmedia.meta_data("w1", instance_id)
 
 
+# --- libblkid: the label udev and cloud-init see --------------------------------------------------------------
+
+def blkid(image: Path) -> dict[str, str]:
+    result = subprocess.run(["blkid", "-p", "-o", "export", str(image)], capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+def test_blkid_sees_the_labels_cloud_init_and_anaconda_look_for(tmp_path):
+    """cloud-init's NoCloud keeps devices of TYPE iso9660 (or vfat) whose LABEL is cidata or CIDATA
+    (DataSourceNoCloud._get_devices at 22.4 and 26.2); Anaconda's dracut hook waits for LABEL=OEMDRV exactly
+    (dracut/kickstart-genrules.sh). Both ask libblkid, which may take a Joliet volume's label from its own
+    descriptor: the one it reports is what counts."""
+    need(shutil.which("blkid") is not None, "blkid is not installed (util-linux)")
+    (tmp_path / "seed.iso").write_bytes(seed())
+    (tmp_path / "oemdrv.iso").write_bytes(bootmedia.oemdrv_iso(b"text\n"))
+    seed_tags, oemdrv_tags = blkid(tmp_path / "seed.iso"), blkid(tmp_path / "oemdrv.iso")
+    assert seed_tags["TYPE"] == oemdrv_tags["TYPE"] == "iso9660"
+    assert seed_tags["LABEL"] in ("cidata", "CIDATA")
+    assert oemdrv_tags["LABEL"] == "OEMDRV"
+
+
 # --- xorriso --------------------------------------------------------------------------------------------------
 
 def test_xorriso_lists_and_extracts(tmp_path):

@@ -158,9 +158,11 @@ def test_user_data_file_is_private(tmp_path):
     import stat
     out = tmp_path / "master.user-data"
     result = run_gen("cloud-init", "profiles/master.yaml", "-o", str(out))
-    # stderr says only that the cluster's secrets were made (the first render of a fresh secrets folder)
+    # stderr says only that the cluster's secrets were made (the first render of a fresh secrets folder), and the
+    # profile's warnings (each with the line it points at)
     assert result.returncode == 0 and result.stdout == ""
-    assert [line for line in result.stderr.splitlines() if not line.startswith("gen: made the secrets")] == []
+    assert [line for line in result.stderr.splitlines() if not line.startswith(("gen: made the secrets", " "))
+            and ": warning: " not in line] == []
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
@@ -175,10 +177,10 @@ def test_build_writes_user_data_beside_kickstart(tmp_path):
 def test_validate_reports_size_and_the_ca_note():
     result = run_gen("validate", "profiles/master.yaml", "profiles/worker.yaml")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^profiles/master.yaml: note: user-data is \d+ bytes \(\d+ with --gzip\)$", result.stdout, re.M)
-    assert "profiles/master.yaml: note: its Kickstart and user-data carry the cluster CA keys" in result.stdout
+    assert re.search(r"^profiles/master.yaml: note: user-data is \d+ bytes \(\d+ with --gzip\)$", result.stderr, re.M)
+    assert "profiles/master.yaml: note: its Kickstart and user-data carry the cluster CA keys" in result.stderr
     # the one warning: the default calico manifest has no pinned checksum (docs/security.md says why)
-    warnings = [l for l in result.stdout.splitlines() if "warning" in l]
+    warnings = [l for l in result.stderr.splitlines() if "warning" in l]
     assert warnings and all("no checksum is pinned" in l for l in warnings), warnings
     assert "PRIVATE" not in result.stdout + result.stderr and "BEGIN" not in result.stdout + result.stderr
 
@@ -187,14 +189,16 @@ def test_size_report_warns_for_ec2_and_errors_when_no_cloud_could_take_it():
     import base64
     import os
     small = "#cloud-config\n" + "a: b\n" * 10
-    assert userdata.size_report("p", small)[1] == []
+    assert [p.severity for p in userdata.size_report("p", small)] == ["note"]
     big = "#cloud-config\n" + "x: |\n" + "".join(f"  {i:08d} some text that repeats\n" for i in range(800))
-    notes, errors = userdata.size_report("p", big)
-    assert errors == [] and any("above the 16384-byte AWS EC2 user data limit; render it with --gzip" in n for n in notes)
+    found = userdata.size_report("p", big)
+    assert not [p for p in found if p.is_error]
+    assert any(p.severity == "warning" and "above the 16384-byte AWS EC2 user data limit; render it with --gzip"
+               in p.message for p in found)
     huge = "#cloud-config\nx: " + base64.b64encode(os.urandom(80000)).decode() + "\n"
-    notes, errors = userdata.size_report("p", huge)
-    assert any("Azure" in e for e in errors)
-    assert any("warning" in n and "AWS EC2" in n for n in notes)
+    found = userdata.size_report("p", huge)
+    assert any(p.is_error and "Azure" in p.message for p in found)
+    assert any(p.severity == "warning" and "AWS EC2" in p.message for p in found)
 
 
 def test_profile_cloud_init_settings_reach_the_cloud_config(tmp_path, write_profile):

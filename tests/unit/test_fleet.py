@@ -20,11 +20,11 @@ def inventory(write_profile, *entries: str, settings: str = "", base: str = "pro
 
 
 def problems(*args: str) -> list[str]:
-    """stderr of a command that must refuse its input, without the note about made secrets."""
+    """The errors a command that must refuse its input prints (not the notes, nor the lines shown under them)."""
     result = run_gen(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    return [line for line in result.stderr.splitlines() if not line.startswith("gen: made the secrets")]
+    return [line for line in result.stderr.splitlines() if ": error: " in line]  # the problems, not their context
 
 
 def build(path, tmp_path) -> list[str]:
@@ -48,23 +48,23 @@ def test_a_sound_inventory_builds(write_profile, tmp_path):
 def test_two_nodes_on_one_address_a_worker_on_a_control_planes(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1.replace("192.168.122.21", "192.168.122.12"))
     assert build(path, tmp_path) == [
-        f"{path}:5: network.address: address 192.168.122.12 is also cp2's (control-plane, {path}:4); "
+        f"{path}:5: error: network.address: address 192.168.122.12 is also cp2's (control-plane, {path}:4); "
         f"every node needs its own"]
 
 
 def test_the_same_host_name_twice(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1, W1.replace("00:03", "00:04").replace(".21/", ".22/"))
     assert build(path, tmp_path) == [
-        f"{path}:6: hostname: host name w1 is also w1's (worker, {path}:5); every node needs its own"]
+        f"{path}:6: error: hostname: host name w1 is also w1's (worker, {path}:5); every node needs its own"]
 
 
 def test_duplicate_macs_and_every_problem_at_once(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2.replace("00:02", "00:01"), W1, W1.replace(".21/", ".22/"))
     assert build(path, tmp_path) == [
-        f"{path}:4: network.mac: MAC address 52:54:00:00:00:01 is also cp1's (control-plane, {path}:3); "
+        f"{path}:4: error: network.mac: MAC address 52:54:00:00:00:01 is also cp1's (control-plane, {path}:3); "
         f"every node needs its own",
-        f"{path}:6: hostname: host name w1 is also w1's (worker, {path}:5); every node needs its own",
-        f"{path}:6: network.mac: MAC address 52:54:00:00:00:03 is also w1's (worker, {path}:5); "
+        f"{path}:6: error: hostname: host name w1 is also w1's (worker, {path}:5); every node needs its own",
+        f"{path}:6: error: network.mac: MAC address 52:54:00:00:00:03 is also w1's (worker, {path}:5); "
         f"every node needs its own",
     ]
 
@@ -74,7 +74,7 @@ def test_duplicates_across_separate_node_profiles_too(write_profile, tmp_path):
     a = write_profile("a.yaml", "extends: profiles/worker.yaml\nhostname: worker7\n")
     b = write_profile("b.yaml", "extends: profiles/worker.yaml\nhostname: worker8\n")
     worker = tmp_path / "profiles/worker.yaml"
-    expected = [f"{worker}:8: network.address: address 192.168.122.21 is also worker7's (worker, {a}:2); "
+    expected = [f"{worker}:8: error: network.address: address 192.168.122.21 is also worker7's (worker, {a}:2); "
                 f"every node needs its own"]
     assert problems("validate", str(a), str(b)) == expected
 
@@ -83,7 +83,7 @@ def test_a_hosts_entry_that_disagrees_with_the_nodes_address(write_profile, tmp_
     path = inventory(write_profile, CP1, CP2, W1,
                      settings="hosts:\n  - {ip: 192.168.122.99, names: [cp2.ha.example, cp2]}\n")
     assert build(path, tmp_path) == [
-        f"{path}:3: hosts[0].ip: 192.168.122.99 is given for cp2, but this node's address is 192.168.122.12 "
+        f"{path}:3: error: hosts[0].ip: 192.168.122.99 is given for cp2, but this node's address is 192.168.122.12 "
         f"({path}:6)"]
 
 
@@ -94,7 +94,7 @@ def test_first_control_plane_by_its_short_name_fails_alone(write_profile):
         "hostname: k8s-cp-01.lab.example\n"
         "cluster:\n  first_control_plane: k8s-cp-01\n"))
     assert problems("ks", str(path)) == [
-        f"{path}:4: cluster.first_control_plane: 'k8s-cp-01' is not this host's name 'k8s-cp-01.lab.example', "
+        f"{path}:4: error: cluster.first_control_plane: 'k8s-cp-01' is not this host's name 'k8s-cp-01.lab.example', "
         f"only another form of it: the names must match exactly, or this control plane joins a cluster that "
         f"never starts; write first_control_plane: k8s-cp-01.lab.example"]
 
@@ -102,7 +102,7 @@ def test_first_control_plane_by_its_short_name_fails_alone(write_profile):
 def test_a_lone_control_plane_naming_another_first_joins_itself(write_profile):
     path = write_profile("cp.yaml", "extends: profiles/master.yaml\ncluster:\n  first_control_plane: cp01\n")
     assert problems("ks", str(path)) == [
-        f"{path}:3: cluster.first_control_plane: names 'cp01', not this control plane 'cp1', so it would join "
+        f"{path}:3: error: cluster.first_control_plane: names 'cp01', not this control plane 'cp1', so it would join "
         f"the cluster at 192.168.122.10:6443 - its own address - and wait forever for an API that only it could "
         f"start; write first_control_plane: cp1 if it is the first, or point control_plane_endpoint at the first"]
 
@@ -110,7 +110,7 @@ def test_a_lone_control_plane_naming_another_first_joins_itself(write_profile):
 def test_first_control_plane_with_a_typo_in_the_fleet(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1, settings="cluster:\n  first_control_plane: cp-1\n")
     assert build(path, tmp_path) == [
-        f"{path}:3: cluster.first_control_plane: no control plane of cluster ha is called 'cp-1' "
+        f"{path}:3: error: cluster.first_control_plane: no control plane of cluster ha is called 'cp-1' "
         f"(they are cp1, cp2); did you mean 'cp1'?"]
 
 
@@ -118,7 +118,7 @@ def test_first_control_plane_naming_a_worker(write_profile, tmp_path):
     cp2_worker = CP2.replace("role: control-plane", "role: worker")
     path = inventory(write_profile, CP1, cp2_worker, W1, settings="cluster:\n  first_control_plane: cp2\n")
     assert build(path, tmp_path) == [
-        f"{path}:3: cluster.first_control_plane: names this node, a worker: name the control plane that runs "
+        f"{path}:3: error: cluster.first_control_plane: names this node, a worker: name the control plane that runs "
         f"kubeadm init"]
 
 
@@ -129,9 +129,9 @@ def test_first_control_plane_naming_a_worker_in_another_file(write_profile, tmp_
     worker = write_profile("wa.yaml", "extends: profiles/ha/worker1.yaml\nhostname: wa\n")
     cluster = tmp_path / "profiles/ha/cluster.yaml"
     assert problems("validate", str(cp), str(worker)) == [
-        f"{cp}:4: cluster.first_control_plane: names wa, a worker ({worker}:2); name the control plane that runs "
+        f"{cp}:4: error: cluster.first_control_plane: names wa, a worker ({worker}:2); name the control plane that runs "
         f"kubeadm init",
-        f"{cluster}:7: cluster.first_control_plane: no control plane of cluster ha is called 'cp1' (they are cpa); "
+        f"{cluster}:7: error: cluster.first_control_plane: no control plane of cluster ha is called 'cp1' (they are cpa); "
         f"did you mean 'cpa'?"]
 
 
@@ -140,7 +140,7 @@ def test_two_control_planes_without_a_first_one(write_profile, tmp_path):
                      '{hostname: cp2, role: control-plane, address: 192.168.122.11/24}', base="profiles/cluster.yaml")
     cluster = tmp_path / "profiles/cluster.yaml"
     assert build(path, tmp_path) == [
-        f"{cluster}:3: cluster: cluster demo has 2 control planes (cp1, cp2) and no cluster.first_control_plane: "
+        f"{cluster}:3: error: cluster: cluster demo has 2 control planes (cp1, cp2) and no cluster.first_control_plane: "
         f"each would run kubeadm init and start a cluster of its own; name the first one"]
 
 
@@ -148,7 +148,7 @@ def test_a_virtual_ip_on_a_nodes_address(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1.replace("192.168.122.21", "192.168.122.100"))
     cluster = tmp_path / "profiles/ha/cluster.yaml"
     assert build(path, tmp_path) == [
-        f"{cluster}:9: cluster.virtual_ip.address: 192.168.122.100 is this node's own address ({path}:5); "
+        f"{cluster}:9: error: cluster.virtual_ip.address: 192.168.122.100 is this node's own address ({path}:5); "
         f"the virtual IP must be a free address of the control planes' network"]
 
 
@@ -156,14 +156,14 @@ def test_a_virtual_ip_outside_the_control_planes_network(write_profile, tmp_path
     path = inventory(write_profile, CP1.replace("192.168.122.11/24", "10.1.0.11/24"), CP2, W1)
     cluster = tmp_path / "profiles/ha/cluster.yaml"
     assert build(path, tmp_path) == [
-        f"{cluster}:9: cluster.virtual_ip.address: 192.168.122.100 lies outside this control plane's network "
+        f"{cluster}:9: error: cluster.virtual_ip.address: 192.168.122.100 lies outside this control plane's network "
         f"10.1.0.0/24 ({path}:3); keepalived can hold only an address of that network"]
 
 
 def test_a_gateway_outside_the_subnet(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1, settings="network:\n  gateway: 192.168.1.1\n")
     assert build(path, tmp_path) == [
-        f"{path}:3: network.gateway: 192.168.1.1 lies outside the node's network 192.168.122.0/24; "
+        f"{path}:3: error: network.gateway: 192.168.1.1 lies outside the node's network 192.168.122.0/24; "
         f"the gateway must be reachable on it"]
 
 
@@ -172,7 +172,7 @@ def test_an_endpoint_with_nothing_behind_it(write_profile, tmp_path):
                      '{hostname: worker1, address: 192.168.122.21/24}', base="profiles/cluster.yaml",
                      settings="kubernetes:\n  control_plane_endpoint: 192.168.122.50:6443\n")
     assert build(path, tmp_path) == [
-        f"{path}:3: kubernetes.control_plane_endpoint: nothing of cluster demo answers on 192.168.122.50: it is "
+        f"{path}:3: error: kubernetes.control_plane_endpoint: nothing of cluster demo answers on 192.168.122.50: it is "
         f"no control plane's address and not cluster.virtual_ip; for a load balancer, name it in hosts: "
         f"(ip and names)"]
 
@@ -191,9 +191,9 @@ def test_pod_and_service_networks_overlapping_the_node_network(write_profile, tm
                      base="profiles/cluster.yaml")
     cluster = tmp_path / "profiles/cluster.yaml"
     assert build(path, tmp_path) == [
-        f"{cluster}:13: kubernetes.pod_cidr: 10.244.0.0/16 overlaps the node network 10.0.0.0/8 ({path}:3); "
+        f"{cluster}:13: error: kubernetes.pod_cidr: 10.244.0.0/16 overlaps the node network 10.0.0.0/8 ({path}:3); "
         f"pod and service ranges must be apart from the nodes' addresses",
-        f"{cluster}:14: kubernetes.service_cidr: 10.96.0.0/12 overlaps the node network 10.0.0.0/8 ({path}:3); "
+        f"{cluster}:14: error: kubernetes.service_cidr: 10.96.0.0/12 overlaps the node network 10.0.0.0/8 ({path}:3); "
         f"pod and service ranges must be apart from the nodes' addresses"]
 
 
@@ -224,5 +224,5 @@ def test_two_clusters_cannot_write_one_hosts_artifacts(write_profile, tmp_path):
     b = write_profile("b.yaml", "extends: profiles/cluster.yaml\nnodes:\n"
                                 "  - {hostname: cp1, role: control-plane, address: 192.168.122.10/24}\n")
     assert build_many([a, b], tmp_path) == [
-        f"{b}:3: hostname: its artifacts would be cp1.* like those of cp1 ({a}:3) of cluster ha; "
+        f"{b}:3: error: hostname: its artifacts would be cp1.* like those of cp1 ({a}:3) of cluster ha; "
         f"build the clusters into separate folders"]

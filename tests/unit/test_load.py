@@ -28,13 +28,13 @@ def test_extends_merges_mappings_and_child_wins(write_profile):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("role: worker\nrole: master\n", "p.yaml:2: role: duplicate key 'role'"),
-    ("role: [worker\n", "p.yaml:2: (top): YAML syntax error"),
-    ("- role: worker\n", "p.yaml:1: (top): the profile must be a mapping"),
-    ("", "p.yaml:1: (top): the profile is empty"),
-    ("# only a comment\n", "p.yaml:1: (top): the profile is empty"),
-    ("a: &x 1\nb: *x\n", "p.yaml:1: (top): YAML anchors and aliases are not allowed"),
-    ("role: !!python/object:os.system worker\n", "p.yaml:1: role: YAML tag"),
+    ("role: worker\nrole: master\n", "p.yaml:2: error: role: duplicate key 'role'"),
+    ("role: [worker\n", "p.yaml:1: error: a list or mapping opened here is not closed: add `]`, or put a comma"),
+    ("- role: worker\n", "p.yaml:1: error: the profile must be a mapping"),
+    ("", "p.yaml:1: error: the profile is empty"),
+    ("# only a comment\n", "p.yaml:1: error: the profile is empty"),
+    ("a: &x 1\nb: *x\n", "p.yaml:1: error: YAML anchors and aliases are not allowed"),
+    ("role: !!python/object:os.system worker\n", "p.yaml:1: error: role: YAML tag"),
     ("role: worker\n---\nrole: master\n", "one YAML document per profile"),
 ])
 def test_bad_yaml_is_reported_with_file_and_line(write_profile, text, expected):
@@ -45,7 +45,7 @@ def test_bad_yaml_is_reported_with_file_and_line(write_profile, text, expected):
 
 def test_non_utf8_bytes_are_refused_with_their_line(write_profile):
     path = write_profile("p.yaml", b"role: worker\nhostname: caf\xe9\n")
-    assert problems(path) == [f"{path}:2: (top): not UTF-8 text (save the file as UTF-8)"]
+    assert problems(path) == [f"{path}:2: error: not UTF-8 text (save the file as UTF-8)"]
 
 
 def test_extends_cycle_and_missing_file(write_profile):
@@ -53,4 +53,4 @@ def test_extends_cycle_and_missing_file(write_profile):
     b = write_profile("b.yaml", "role: worker\nextends: a.yaml\n")
     assert "extends cycle: b.yaml -> a.yaml -> b.yaml" in problems(b)[0]
     c = write_profile("c.yaml", "extends: nowhere.yaml\n")
-    assert problems(c) == [f"{c}:1: extends: file 'nowhere.yaml' not found (looked in {c.parent}/)"]
+    assert problems(c) == [f"{c}:1: error: extends: file 'nowhere.yaml' not found (looked in {c.parent}/)"]

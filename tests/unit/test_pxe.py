@@ -90,6 +90,20 @@ def test_the_snippet_is_proxy_dhcp_with_tftp_for_the_fleets_macs_only(tree):
     assert set(boot_files["tag:k8s-ipxe"].values()) == {"boot.ipxe"}
 
 
+def test_the_snippet_ignores_machines_outside_the_fleet(tree):
+    """In proxy mode dnsmasq 2.90 answers every PXE client (an empty menu when no pxe-service matches) unless
+    a dhcp-ignore whose tags all hold drops it (src/rfc2131.c dhcp_reply); dhcp-host's set: tag is added
+    before. So every MAC of the fleet carries the tag, and a client without it is ignored."""
+    files, _ = tree
+    lines = files["dnsmasq/k8s-firstboot-pxe.conf"].splitlines()
+    [ignore] = [line.split("=", 1)[1] for line in lines if line.startswith("dhcp-ignore=")]
+    assert re.fullmatch(r"tag:!([\w-]+)", ignore)
+    fleet_tag = ignore.removeprefix("tag:!")
+    tagged = {line.split("=", 1)[1].split(",")[0] for line in lines
+              if line.startswith("dhcp-host=") and f"set:{fleet_tag}" in line.split(",")[1:]}
+    assert tagged == {"52:54:00:aa:00:01", "52:54:00:aa:00:02"}
+
+
 def test_grub_script_check_accepts_every_grub_file(tree):
     need(shutil.which("grub-script-check") is not None, "grub-script-check is not installed (grub-common)")
     files, root = tree
@@ -152,16 +166,26 @@ def test_dhcp_node_arguments(tree):
     assert args == [f"inst.ks={DHCP.kickstart_url}", f"inst.stage2={DHCP.install_url}", "BOOTIF=01-52-54-00-aa-00-02"]
 
 
+# What rhboot/grub2 sets when shim loaded grubx64.efi from the TFTP root of 192.168.122.1: prefix is the
+# folder built into the distributions' grubx64.efi (grub2-mkimage -p /EFI/<vendor>) on the boot device;
+# config_directory is the folder of the grub.cfg it read (normal/main.c read_config_file), here fw_path,
+# the boot file's TFTP folder (kern/main.c grub_set_prefix_and_root)
+GRUB_VARIABLES = {"prefix": "(tftp,192.168.122.1)/EFI/redhat", "config_directory": "(tftp,192.168.122.1)"}
+
+
 def test_grub_fallback_finds_the_per_mac_file(tree):
-    """GRUB's net_default_mac is lower-case hex with colons; the fallback's pattern turns it into the file name."""
+    """GRUB's net_default_mac is lower-case hex with colons; the fallback's pattern turns it into the path of
+    a file of this tree, next to the fallback itself."""
     files, _ = tree
     fallback = files["tftp/grub.cfg"]
     [pattern] = re.findall(r"regexp [^']*'([^']+)'", fallback)
-    [target] = re.findall(r'configfile "\$prefix/([^"]+)"', fallback)
+    [target] = re.findall(r'configfile "([^"]+)"', fallback)
     for mac in ("52:54:00:aa:00:01", "52:54:00:aa:00:02"):
         groups = re.fullmatch(pattern, mac).groups()
-        name = re.sub(r"\$m([1-6])", lambda m: groups[int(m.group(1)) - 1], target)
-        assert f"tftp/{name}" in files
+        variables = GRUB_VARIABLES | {f"m{n}": group for n, group in enumerate(groups, start=1)}
+        path = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: variables[m.group(1)], target)
+        folder = GRUB_VARIABLES["config_directory"]
+        assert path.startswith(folder + "/") and f"tftp/{path[len(folder) + 1:]}" in files, path
     assert re.fullmatch(pattern, "52:54:00:aa:00") is None
 
 

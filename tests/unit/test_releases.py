@@ -49,10 +49,10 @@ def test_repositories_by_era(minor):
 
 def test_unserved_repositories_warn(tmp_path):
     classic = node_from_profile(ROOT / "profiles/classic/worker.yaml", tmp_path)
-    assert any("no longer served upstream" in w for w in classic.warnings)
+    assert any("no longer served upstream" in w.message for w in classic.warnings)
     modern = node_from_profile(ROOT / "profiles/worker.yaml", tmp_path)
     # its one warning: the default calico manifest has no pinned checksum (docs/security.md)
-    assert [w for w in modern.warnings if "no checksum is pinned" not in w] == []
+    assert [w for w in modern.warnings if "no checksum is pinned" not in w.message] == []
 
 
 def test_crio_sample_networks_include_every_era():

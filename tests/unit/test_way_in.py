@@ -58,7 +58,7 @@ def test_a_profile_with_no_way_in_is_refused_where_it_says_so(write_profile):
         checked_profile(path)
     messages = [str(p) for p in err.value.problems]
     line = NODE.count("\n") + 3
-    assert any(m.startswith(f"{path}:{line}: users.admin: nobody can become root") for m in messages), messages
+    assert any(m.startswith(f"{path}:{line}: error: users.admin: nobody can become root") for m in messages), messages
     no_admin = write_profile("q.yaml", NODE + "users:\n  root: {locked: true}\n")
     with pytest.raises(ProfileError):
         checked_profile(no_admin)
