@@ -7,7 +7,6 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import re
 import shutil
 import stat
