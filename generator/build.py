@@ -1,7 +1,27 @@
-"""`gen build`: every node profile under the given paths rendered into a directory."""
+"""`gen build`: every node profile under the given paths, as one folder ready to serve (README.md, "What gen
+build writes"). <name> is the node's host name, under the subfolder its profile came from:
 
+    manifest.json                every file below: node, role, sha256, size and what it is for
+    http/ks/<name>.ks            Kickstart, served for inst.ks=<pxe.http_url>/ks/<name>.ks
+    cloud/<name>.user-data       cloud-init user-data (--gzip and --base64 apply to it)
+    cloud/<name>.network-config  network-config v2 matching network.mac (nodes with a MAC)
+    media/<name>-cidata.iso      with --media: NoCloud seed (user-data, meta-data, network-config)
+    media/<name>-oemdrv.iso      with --media: volume OEMDRV holding ks.cfg
+    tftp/ dnsmasq/ README.txt    the PXE tree (generator/pxe.py) for nodes with a MAC and pxe: settings
+
+Nodes are rendered and written one at a time; only their manifest entries stay in memory. The folder is built
+beside the target and renamed into place (outtree.py), so a failed build leaves the previous one untouched.
+"""
+
+import hashlib
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import bootmedia, userdata
 from generator.cloudinit import render_user_data
 from generator.emit import write_artifact
 from generator.errors import Problem, ProfileError, UsageError
@@ -9,15 +29,14 @@ from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import build_documents
 from generator.kickstart import render_kickstart
 from generator.netconfig import render_network_config
-from generator.private import directory_problem
+from generator.outtree import MANIFEST, check_target, new_tree
+from generator.progress import Progress
+from generator.pxe import PxeError
 from generator.resolve import resolve
+from generator.serve import kickstart_path, plan_pxe
 
-# the file suffix of each format. Only `gen build` writes every format at once; `gen ks`, `gen cloud-init`
-# and `gen validate` call the renderer they need, with options of their own.
-CARRIERS = {
-    ".ks": render_kickstart,
-    ".user-data": render_user_data,
-}
+MANIFEST_FORMAT = 1
+_DASHED_MAC = re.compile(r"[0-9a-f]{2}(-[0-9a-f]{2}){5}(?=(\.ipxe)?$)")  # at the end of the name
 
 
 def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
@@ -49,8 +68,64 @@ def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
     return problems
 
 
-def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> tuple[list[Path], list[Problem]]:
-    """(files written, warnings of the nodes rendered); any error stops it before a file is written."""
+@dataclass
+class BuildReport:
+    out_dir: Path
+    files: list[str]                                   # relative to out_dir, as in the manifest
+    problems: list[Problem] = field(default_factory=list)  # warnings and notes
+    summary: str = ""
+
+    @property
+    def written(self) -> list[Path]:
+        return [self.out_dir / name for name in self.files]
+
+
+class _Tree:
+    """Writes files into the staging folder and records each in the manifest."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.nodes: list[dict] = []
+        self.shared: list[dict] = []
+
+    def put(self, entries: list[dict], path: str, data: str | bytes, purpose: str, secret: bool) -> None:
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        write_artifact(self.root / path, payload, private=secret)
+        entries.append({"path": path, "purpose": purpose, "size": len(payload),
+                        "sha256": hashlib.sha256(payload).hexdigest(), "secret": secret})
+
+    def manifest(self) -> str:
+        return json.dumps({"format": MANIFEST_FORMAT, "generator": "k8s-firstboot gen build",
+                           "nodes": self.nodes, "shared": self.shared}, indent=1) + "\n"
+
+
+@dataclass
+class _Findings:
+    """What the build tells the user, gathered across nodes so an inventory says each thing once."""
+    warnings: dict[Problem, None] = field(default_factory=dict)   # the nodes' own, in order, once each
+    oversize: dict[userdata.Limit, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    oemdrv: dict[str, list[tuple[str, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def problems(self, out_dir: Path, gzip_it: bool) -> list[Problem]:
+        found = list(self.warnings)
+        for limit, sizes in self.oversize.items():
+            size, name = max(sizes)
+            in_all = f" ({len(sizes)} nodes' user-data are; this is the largest)" if len(sizes) > 1 else ""
+            found.append(Problem(str(out_dir / f"cloud/{name}.user-data"), 0, "user-data",
+                                 f"{size} bytes, above the {limit.limit}-byte {limit.cloud} {limit.what} limit{in_all}",
+                                 severity="warning", hint="" if gzip_it else "build with --gzip (cloud-init reads it)"))
+        for message, where in self.oemdrv.items():
+            name, line = where[0]
+            others = f" (also in {len(where) - 1} other node(s)' Kickstarts)" if len(where) > 1 else ""
+            found.append(Problem(str(out_dir / kickstart_path(Path(name))), line, "OEMDRV image",
+                                 message + others, severity="warning"))
+        return found
+
+
+def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
+          gzip_it: bool = False, base64_it: bool = False) -> BuildReport:
+    check_target(out_dir)  # before any work: a folder we would not replace is refused at once
+    timestamp = _media_timestamp() if media else 0
     members, problems = [], []
     for profile, relative in find_profiles(paths):
         try:
@@ -63,22 +138,108 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([member for member, _ in members], complete=not problems)
     problems += _same_targets(members)
+    pxe, pxe_problems = plan_pxe(members)
+    problems += pxe_problems
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
-    # the folder itself, not only each file's: others who can rearrange it could swap a subfolder we write into
-    out_dir.mkdir(parents=True, exist_ok=True)
-    unsafe = directory_problem(out_dir)
-    if unsafe:
-        raise UsageError(f"{out_dir}: nothing written: {unsafe}")
-    written = []
-    for member, name in members:
-        outputs = [(suffix, render(member.node)) for suffix, render in CARRIERS.items()]
-        outputs.append((".network-config", render_network_config(member.node)))
-        for suffix, text in outputs:
-            if text is None:
-                continue
-            target = out_dir / name.parent / (name.name + suffix)  # a host name may hold dots
-            write_artifact(target, text)
-            written.append(target)
-    # nodes that extend one file share its warnings: each is said once
-    return written, list(dict.fromkeys(w for member, _ in members for w in member.node.warnings))
+    findings = _Findings()
+    progress = Progress(len(members), "nodes")
+    with new_tree(out_dir) as staging:
+        tree = _Tree(staging)
+        try:
+            for done, (member, name) in enumerate(members, 1):
+                _write_node(tree, member.node, name, media, timestamp, gzip_it, base64_it, findings)
+                progress.update(done)
+        finally:
+            progress.close()
+        _write_pxe_tree(tree, pxe, members)
+        write_artifact(staging / MANIFEST, tree.manifest(), private=False)
+    files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
+    notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
+    return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,
+                       _summary(out_dir, members, media, len(pxe.entries)))
+
+
+def _media_timestamp() -> int:
+    try:
+        return bootmedia.timestamp_from_environment(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip_it: bool, base64_it: bool,
+                findings: _Findings) -> None:
+    files: list[dict] = []
+    record = {"name": name.as_posix(), "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
+    if node.network.mac:
+        record["mac"] = node.network.mac
+    record["files"] = files
+    tree.nodes.append(record)
+    findings.warnings.update(dict.fromkeys(node.warnings))  # nodes that extend one file share its warnings
+
+    kickstart = render_kickstart(node)
+    tree.put(files, kickstart_path(name), kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV "
+                                                     "image", secret=True)
+    user_data = render_user_data(node)
+    delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
+    for limit in userdata.LIMITS:
+        if len(delivered) > limit.limit:
+            findings.oversize[limit].append((len(delivered), name.as_posix()))
+    encodings = ", gzip" * gzip_it + ", base64" * base64_it
+    # base64 last, as `gen cloud-init --gzip --base64` does: it is only the API's transport
+    payload = userdata.encode(user_data, gzip_it=gzip_it, base64_it=True) if base64_it else delivered
+    tree.put(files, f"cloud/{name.as_posix()}.user-data", payload,
+             f"cloud-init user-data for a cloud (#cloud-config{encodings})", secret=True)
+    network_config = render_network_config(node)
+    if network_config is not None:
+        tree.put(files, f"cloud/{name.as_posix()}.network-config", network_config,
+                 "cloud-init network-config v2, matching the MAC", secret=False)
+    if not media:
+        return
+    meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
+    seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
+                                network_config.encode() if network_config is not None else None, timestamp=timestamp)
+    tree.put(files, f"media/{name.as_posix()}-cidata.iso", seed,
+             "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
+    tree.put(files, f"media/{name.as_posix()}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
+             "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
+    for line, message in bootmedia.oemdrv_disk_warnings(kickstart):
+        if not findings.oemdrv[message] or findings.oemdrv[message][-1][0] != name.as_posix():
+            findings.oemdrv[message].append((name.as_posix(), line))
+
+
+PXE_PURPOSES = {
+    "tftp/pxelinux.cfg/": "PXE, BIOS: pxelinux configuration for this MAC",
+    "tftp/grub.cfg-01-": "PXE, UEFI: GRUB configuration for this MAC",
+    "tftp/ipxe/": "iPXE script for this MAC",
+    "tftp/grub.cfg": "PXE, UEFI: GRUB fallback, loads grub.cfg-01-<mac> by net_default_mac",
+    "tftp/boot.ipxe": "iPXE: chains ipxe/<mac>.ipxe",
+    "dnsmasq/": "dnsmasq proxy-DHCP and TFTP snippet for the fleet's MACs",
+    "README.txt": "how to serve this tree and which files to copy in",
+}
+
+
+def _write_pxe_tree(tree: _Tree, pxe, members) -> None:
+    try:
+        files = pxe.tree()
+    except PxeError as exc:  # each entry passed alone; what is left is across entries
+        raise ProfileError([Problem(members[0][0].doc.files[0], 0, "pxe", str(exc))]) from None
+    by_name = {record["name"]: record["files"] for record in tree.nodes}
+    by_dashed_mac = {mac.replace(":", "-"): by_name[name] for mac, name in pxe.owners.items()}
+    for path in sorted(files):
+        purpose = next(text for prefix, text in PXE_PURPOSES.items() if path.startswith(prefix))
+        mac = _DASHED_MAC.search(path)  # the per-MAC files name their machine by its MAC with dashes
+        tree.put(by_dashed_mac[mac.group()] if mac else tree.shared, path, files[path], purpose, secret=False)
+
+
+def _summary(out_dir: Path, members, media: bool, served: int) -> str:
+    roles = defaultdict(int)
+    for member, _ in members:
+        roles[member.node.role] += 1
+    counts = ", ".join(f"{count} {role}" for role, count in sorted(roles.items()))
+    parts = ["Kickstarts in http/ks/", "user-data in cloud/"]
+    if media:
+        parts.append("cidata and OEMDRV images in media/")
+    if served:
+        parts.append(f"a PXE tree for {served} MAC(s) (README.txt)")
+    return f"{out_dir}: {len(members)} node(s) ({counts}): {', '.join(parts)}; {MANIFEST}"

@@ -93,14 +93,13 @@ def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: boo
     return report.exit_code(problems)
 
 
-def build_command(paths: list[Path], output: Path, secrets_dir: Path | None):
-    """Every node profile under PATHs into DIR, one artifact per node and format."""
+def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, media: bool, gzip: bool, base64: bool):
+    """Every node profile under PATHs into DIR: Kickstarts, user-data, a PXE tree, boot media, a manifest."""
     from generator.build import build
 
-    written, warnings = build(paths, output, secrets_dir)
-    for path in written:
-        print(path)
-    print_text(warnings)
+    report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64)
+    print_text(report.problems)
+    print(report.summary)
 
 
 def import_kubespray_command(hosts: Path, output: Path | None, prefix: int, extends: str | None):
@@ -203,8 +202,13 @@ def _parser() -> argparse.ArgumentParser:
 
     build = command("build", build_command)
     build.add_argument("paths", type=Path, nargs="+", metavar="PATH")
-    build.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="Directory for the artifacts.")
+    build.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                       help="Folder for the tree; a previous build there is replaced whole (README.md, gen build).")
     secrets_dir(build)
+    build.add_argument("--media", action="store_true",
+                       help="Also a cidata (NoCloud) and an OEMDRV (Kickstart) ISO per node, in media/.")
+    build.add_argument("--gzip", action="store_true", help="gzip the user-data files (cloud-init reads it; for size limits).")
+    build.add_argument("--base64", action="store_true", help="base64 text user-data (after --gzip), for APIs that want it.")
 
     importer = commands.add_parser("import", help="Make a cluster file from another tool's inventory.",
                                    description="Make a cluster file from another tool's inventory.")

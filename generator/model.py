@@ -126,6 +126,17 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Pxe:
+    """How the node installs from the network (pxe:); only `gen build`'s PXE tree reads it."""
+    http_url: str          # where the build's http/ is served (inst.ks=); empty: no PXE files
+    proxy_subnet: str      # empty: no PXE files
+    tftp_root: str
+    kernel: str            # relative to tftp_root
+    initrd: str
+    kernel_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class VirtualIp:
     """keepalived on the control planes holds the API server's address (VRRP)."""
     address: str
@@ -212,6 +223,7 @@ class Node:
     air_gapped: bool = False
     warnings: tuple[Problem, ...] = field(default=())  # severity "warning", located in the profile
     cloud_init: CloudInitExtras = field(default=CloudInitExtras())
+    pxe: Pxe | None = None                  # None: the profile has no pxe: section
 
     @property
     def is_control_plane(self) -> bool:

@@ -53,7 +53,6 @@ _EXTRA_ARG = re.compile(r"[A-Za-z0-9._,:=/+-]+")
 BIOS_BOOT_FILE = "pxelinux.0"
 UEFI_BOOT_FILE = "shimx64.efi"
 IPXE_BOOT_FILE = "boot.ipxe"
-DEFAULT_TFTP_ROOT = "/srv/k8s-firstboot/tftp"
 DNSMASQ_SNIPPET = "dnsmasq/k8s-firstboot-pxe.conf"
 
 
@@ -87,7 +86,7 @@ class BootEntry:
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
 
-def pxe_tree(entries: list[BootEntry], *, proxy_subnet: str, tftp_root: str = DEFAULT_TFTP_ROOT) -> dict[str, str]:
+def pxe_tree(entries: list[BootEntry], *, proxy_subnet: str, tftp_root: str) -> dict[str, str]:
     """{path relative to the tree: text} for every file of the PXE tree.
 
     proxy_subnet is the IPv4 network the machines boot on (its DHCP server stays in charge of addresses;

@@ -12,7 +12,7 @@ from generator.defaults import pick
 from generator.node_paths import COPR_REPO_PATH, CRIO_REPO_PATH, KUBE_REPO_PATH, OS_REPO_PATH
 from generator.schema import profile_schema
 from generator.model import (Admin, CloudInitExtras, CniSpec, ExtraFile, HostEntry, Join, KubeSpec, Network, Node, Ntp,
-                             OsSpec, Pki, Proxy, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
+                             OsSpec, Pki, Proxy, Pxe, RegistryMirror, Registration, RepoFile, VirtualIp, YumRepo)
 
 DEFAULT_API_PORT = 6443
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
@@ -137,6 +137,15 @@ def _cilium_chart_url(cni_entry: dict, cni_release: dict) -> str:
     if cni_release.get("cli_embeds_chart", True):
         return ""
     return cni_entry.get("chart_url", "").replace("{release}", cni_release.get("release", ""))
+
+
+def _pxe(doc: Document, os_spec: OsSpec) -> Pxe | None:
+    p = _section(doc, "pxe")
+    if not p:
+        return None
+    return Pxe(http_url=p.get("http_url", ""), proxy_subnet=p.get("proxy_subnet", ""),
+               tftp_root=pick(p, "tftp_root", "pxe"), kernel=p.get("kernel", f"{os_spec.key}/vmlinuz"),
+               initrd=p.get("initrd", f"{os_spec.key}/initrd.img"), kernel_args=tuple(p.get("kernel_args", ())))
 
 
 def _role_and_action(data: dict, cl: dict) -> tuple[str, str]:
@@ -344,6 +353,7 @@ def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool
         air_gapped=pick(data, "air_gapped"),
         warnings=tuple(warnings),
         cloud_init=_cloud_init(doc),
+        pxe=_pxe(doc, os_spec),
     )
     later = trust.download_warnings(node) + ([(("air_gapped",), m) for m in airgap.public_downloads(node)]
                                              if node.air_gapped else [])

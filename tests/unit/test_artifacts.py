@@ -76,12 +76,13 @@ def test_same_input_same_bytes(tmp_path):
 
 
 def test_build_writes_every_node_privately(tmp_path):
-    written, _ = build([ROOT / "profiles"], tmp_path / "out", tmp_path / "state")
+    written = build([ROOT / "profiles"], tmp_path / "out", tmp_path / "state").written
     names = sorted(str(p.relative_to(tmp_path / "out")) for p in written)
-    assert "master.ks" in names and "worker.ks" in names and "classic/master.ks" in names
-    assert not [n for n in names if n.startswith("cluster.")]  # shared settings are not nodes
-    for path in written:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "http/ks/master.ks" in names and "http/ks/worker.ks" in names and "http/ks/classic/master.ks" in names
+    assert not [n for n in names if "/cluster." in n]  # shared settings are not nodes
+    for path in written:  # what carries a token or keys is private; the PXE files and network-config need not be
+        private = path.suffix in (".ks", ".user-data", ".iso")
+        assert stat.S_IMODE(path.stat().st_mode) == (0o600 if private else 0o644), path
 
 
 def test_build_checks_each_profile_once(tmp_path, monkeypatch):

@@ -171,8 +171,8 @@ def test_build_writes_user_data_beside_kickstart(tmp_path):
     result = run_gen("build", "profiles", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     for name in ("master", "worker", "classic/master", "classic/worker"):
-        assert (tmp_path / "out" / f"{name}.ks").exists()
-        assert (tmp_path / "out" / f"{name}.user-data").read_text().startswith("#cloud-config\n")
+        assert (tmp_path / "out/http/ks" / f"{name}.ks").exists()
+        assert (tmp_path / "out/cloud" / f"{name}.user-data").read_text().startswith("#cloud-config\n")
 
 
 def test_validate_reports_size_and_the_ca_note():

@@ -23,6 +23,7 @@ kubernetes: {version: "1.34", control_plane_endpoint: "192.168.122.100:6443"}
 cluster: {first_control_plane: cp1, virtual_ip: {address: 192.168.122.100}}
 mirrors: {registries: [{prefix: docker.io, location: registry.internal}]}
 cloud_init: {write_files: [{path: /etc/motd.d/site, content: hello}]}
+pxe: {http_url: "http://192.168.122.1/k8s", proxy_subnet: 192.168.122.0/24}
 """
 HASH = "$6$salt$IxDD3jeSOb5eB1CX5LBsqZFVkJdido3OUILO5Ifz5iwMuTS4XMS130MTSuDDl3aCI6WouIL9AjRbLCelDCy.g."
 
@@ -49,6 +50,7 @@ NODE_FIELD = {
     "cloud_init.write_files.defer": lambda n: n.cloud_init.write_files[0].defer,
     "bootstrap.step_timeout": lambda n: n.step_timeout,
     "bootstrap.retry_delay": lambda n: n.retry_delay,
+    "pxe.tftp_root": lambda n: n.pxe.tftp_root,
 }
 
 

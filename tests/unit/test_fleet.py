@@ -39,8 +39,10 @@ def test_a_sound_inventory_builds(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1)
     result = run_gen("build", str(path), "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        f"{host}.{kind}" for host in ("cp1", "cp2", "w1") for kind in ("ks", "user-data", "network-config"))
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "http/ks").iterdir()) == ["cp1.ks", "cp2.ks", "w1.ks"]
+    assert sorted(p.name for p in (out / "cloud").iterdir()) == sorted(
+        f"{host}.{kind}" for host in ("cp1", "cp2", "w1") for kind in ("user-data", "network-config"))
 
 
 def test_two_nodes_on_one_address_a_worker_on_a_control_planes(write_profile, tmp_path):

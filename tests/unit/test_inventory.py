@@ -70,7 +70,7 @@ def test_cloud_init_reads_the_network_config(write_profile, tmp_path):
     path = write_profile("cluster.yaml", SETTINGS + "  nameservers: [192.168.122.1]\nnodes:\n"
                          "  - {hostname: w1, mac: '52:54:00:ab:cd:03', network: {device: enp1s0}, address: 192.168.122.21/24}\n")
     assert run_gen("build", str(path), "-o", str(tmp_path / "out")).returncode == 0
-    config = tmp_path / "out/w1.network-config"
+    config = tmp_path / "out/cloud/w1.network-config"
     program = (
         "import json, os, sys, yaml\n"
         "from cloudinit.net import network_state, sysconfig\n"
@@ -89,7 +89,8 @@ def test_cloud_init_reads_the_network_config(write_profile, tmp_path):
 
 def test_no_mac_no_network_config(tmp_path):
     assert run_gen("build", "profiles/worker.yaml", "-o", str(tmp_path)).returncode == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["worker.ks", "worker.user-data"]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "cloud/worker.user-data", "http/ks/worker.ks", "manifest.json"]
 
 
 def test_a_mac_in_another_form_is_refused(write_profile):
@@ -168,16 +169,16 @@ def test_the_example_fleet(tmp_path):
     every Kickstart."""
     result = run_gen("build", "profiles/fleet", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    kickstarts = sorted(tmp_path.glob("*.ks"))
+    kickstarts = sorted(tmp_path.glob("http/ks/*.ks"))
     roles = [ks.read_text().splitlines()[0].split(": ")[1].split(" ")[0] for ks in kickstarts]
     assert (roles.count("control-plane"), roles.count("worker")) == (3, 20)
-    assert len(list(tmp_path.glob("*.network-config"))) == 23
+    assert len(list(tmp_path.glob("cloud/*.network-config"))) == 23
     from_csv = [ks for ks in kickstarts if "from workers.csv" in ks.read_text()]
     assert 0 < len(from_csv) < 20
     handler = "RHEL9"
     for ks in kickstarts:
         assert verify.kickstart_findings(ks.read_text(), handler, ks.name) == []
-    assert "--drives=nvme0n1" in (tmp_path / "k8s-w-gpu.ks").read_text()
+    assert "--drives=nvme0n1" in (tmp_path / "http/ks/k8s-w-gpu.ks").read_text()
 
 
 KUBESPRAY_HOSTS = """\
@@ -234,7 +235,7 @@ def test_import_a_kubespray_inventory(write_profile, tmp_path):
     ]
     built = run_gen("build", str(out), "-o", str(tmp_path / "out"))
     assert built.returncode == 0, built.stderr
-    assert (tmp_path / "out/node3.network-config").exists()
+    assert (tmp_path / "out/cloud/node3.network-config").exists()
 
 
 def test_import_names_an_ini_inventory_and_the_conversion(write_profile):

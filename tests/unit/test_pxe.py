@@ -25,6 +25,7 @@ DHCP = BootEntry(
     install_url="http://192.168.122.1/rocky/9/os", kernel="rocky9/vmlinuz", initrd="rocky9/initrd.img",
     stage2_only=True)
 ENTRIES = [STATIC, DHCP]
+TFTP_ROOT = "/srv/k8s-firstboot/tftp"
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_the_tree_has_a_file_per_mac_and_loader(tree):
 
 
 def test_the_same_entries_give_the_same_tree():
-    assert pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24") == pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24")
+    assert pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT) == pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)
 
 
 # --- the real consumers ---------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_dnsmasq_accepts_the_snippet(tree):
 def test_dnsmasq_refuses_a_broken_snippet(tmp_path):
     """The check above can fail: dnsmasq --test does refuse what it cannot read."""
     need(shutil.which("dnsmasq") is not None, "dnsmasq is not installed (apt-get install dnsmasq-base)")
-    text = pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24")["dnsmasq/k8s-firstboot-pxe.conf"]
+    text = pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)["dnsmasq/k8s-firstboot-pxe.conf"]
     broken = tmp_path / "broken.conf"
     broken.write_text(text.replace(",proxy,", ",proxi,"))
     assert subprocess.run(["dnsmasq", "--test", f"--conf-file={broken}"], capture_output=True).returncode != 0
@@ -116,7 +117,7 @@ def test_grub_script_check_accepts_every_grub_file(tree):
 
 def test_grub_script_check_refuses_a_broken_file(tmp_path):
     need(shutil.which("grub-script-check") is not None, "grub-script-check is not installed (grub-common)")
-    text = pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24")["tftp/grub.cfg-01-52-54-00-aa-00-02"]
+    text = pxe_tree(ENTRIES, proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)["tftp/grub.cfg-01-52-54-00-aa-00-02"]
     broken = tmp_path / "grub.cfg"
     broken.write_text(text.replace("'inst.ks=", "'inst.ks=\\'", 1).replace("\n}\n", "\n"))
     assert subprocess.run(["grub-script-check", str(broken)], capture_output=True).returncode != 0
@@ -236,18 +237,18 @@ def entry(**changes) -> BootEntry:
 ])
 def test_bad_values_are_refused_with_the_field(changes, field):
     with pytest.raises(PxeError, match=re.escape(field)):
-        pxe_tree([entry(**changes)], proxy_subnet="192.168.122.0/24")
+        pxe_tree([entry(**changes)], proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)
 
 
 def test_duplicates_are_refused():
     with pytest.raises(PxeError, match="mac 52:54:00:aa:00:02"):
-        pxe_tree([DHCP, entry(hostname="w2", mac="52:54:00:AA:00:02")], proxy_subnet="192.168.122.0/24")
+        pxe_tree([DHCP, entry(hostname="w2", mac="52:54:00:AA:00:02")], proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)
     with pytest.raises(PxeError, match="hostname w1"):
-        pxe_tree([DHCP, entry(mac="52:54:00:aa:00:03")], proxy_subnet="192.168.122.0/24")
+        pxe_tree([DHCP, entry(mac="52:54:00:aa:00:03")], proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"proxy_subnet": "192.168.122.0/40"}, "proxy_subnet"),
+    ({"proxy_subnet": "192.168.122.0/40", "tftp_root": TFTP_ROOT}, "proxy_subnet"),
     ({"proxy_subnet": "192.168.122.0/24", "tftp_root": "srv/tftp"}, "tftp_root"),
     ({"proxy_subnet": "192.168.122.0/24", "tftp_root": "/srv/../etc"}, "tftp_root"),
     ({"proxy_subnet": "192.168.122.0/24", "tftp_root": "/srv/tftp dir"}, "tftp_root"),
@@ -259,4 +260,4 @@ def test_bad_tree_settings_are_refused(kwargs, message):
 
 def test_no_entries_is_refused():
     with pytest.raises(PxeError, match="at least one"):
-        pxe_tree([], proxy_subnet="192.168.122.0/24")
+        pxe_tree([], proxy_subnet="192.168.122.0/24", tftp_root=TFTP_ROOT)

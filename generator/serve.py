@@ -1,0 +1,130 @@
+"""The PXE side of `gen build`: a pxe.BootEntry per node that can boot from the network, the one tree-wide
+setting of the tree (proxy subnet, TFTP root), and a note naming what is missing when there is no tree.
+
+A node gets PXE files when it has network.mac, pxe.http_url, pxe.proxy_subnet and an install tree
+(os.install_url, or the distro's default). Its Kickstart is served from `<pxe.http_url>/ks/<name>.ks`, the
+place `gen build` writes it under http/. A static node gets dracut's `ip=` only when network.device names its
+interface: the installer knows no other name, and the PXE boot itself needed the network's DHCP server, so
+without a name the installer takes its address from there and the Kickstart's `network` line (matched by MAC)
+sets the static one for the installed system.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import Problem
+from generator.fleet import FleetNode
+from generator.model import Node
+from generator.pxe import BootEntry, PxeError, StaticAddress, pxe_tree
+
+# the field a PxeError message names -> the profile key that sets it
+PROFILE_KEYS = {
+    "hostname": ("hostname",), "mac": ("network", "mac"), "kickstart_url": ("pxe", "http_url"),
+    "install_url": ("os", "install_url"), "kernel": ("pxe", "kernel"), "initrd": ("pxe", "initrd"),
+    "extra kernel argument": ("pxe", "kernel_args"), "static.address": ("network", "address"),
+    "static.gateway": ("network", "gateway"), "static.nameservers": ("network", "nameservers"),
+    "static.interface": ("network", "device"), "static.prefix": ("network", "address"),
+    "proxy_subnet": ("pxe", "proxy_subnet"), "tftp_root": ("pxe", "tftp_root"),
+}
+KICKSTART_FOLDER = "http/ks"
+
+
+@dataclass
+class PxePlan:
+    entries: list[BootEntry] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # MAC (lower case, colons) -> the node's build name
+    proxy_subnet: str = ""
+    tftp_root: str = ""
+    note: str = ""      # what keeps nodes from PXE files, or ""
+
+    def tree(self) -> dict[str, str]:
+        if not self.entries:
+            return {}
+        return pxe_tree(self.entries, proxy_subnet=self.proxy_subnet, tftp_root=self.tftp_root)
+
+
+def kickstart_path(name: Path) -> str:
+    """Where a node's Kickstart lands in the build, relative to its top."""
+    return f"{KICKSTART_FOLDER}/{name.as_posix()}.ks"
+
+
+def _missing(node: Node) -> list[str]:
+    if not node.network.mac:
+        return ["network.mac"]
+    pxe = node.pxe
+    missing = [key for key, value in (("pxe.http_url", pxe and pxe.http_url),
+                                      ("pxe.proxy_subnet", pxe and pxe.proxy_subnet)) if not value]
+    return missing + ([] if node.os.install_url else ["os.install_url"])
+
+
+def _installer_interface(node: Node) -> str | None:
+    device = node.network.device
+    return None if device in ("link", "bootif") or ":" in device else device
+
+
+def boot_entry(node: Node, name: Path) -> BootEntry:
+    static = None
+    interface = _installer_interface(node)
+    if node.network.bootproto == "static" and node.network.address and interface:
+        address = ipaddress.IPv4Interface(node.network.address)
+        static = StaticAddress(address=str(address.ip), prefix=address.network.prefixlen, interface=interface,
+                               gateway=node.network.gateway or None, nameservers=node.network.nameservers)
+    return BootEntry(hostname=node.hostname, mac=node.network.mac,
+                     kickstart_url=f"{node.pxe.http_url.rstrip('/')}/ks/{name.as_posix()}.ks",  # http/ served there
+                     install_url=node.os.install_url, kernel=node.pxe.kernel, initrd=node.pxe.initrd,
+                     static=static, extra_args=node.pxe.kernel_args)
+
+
+def pxe_problem(member: FleetNode, error: PxeError) -> Problem:
+    """A PxeError ("<host>: <field> <value>: <what is wrong>") at the file and line of the key that set it."""
+    message = str(error)
+    prefix = f"{member.node.hostname}: "
+    message = message[len(prefix):] if message.startswith(prefix) else message
+    for name in sorted(PROFILE_KEYS, key=len, reverse=True):
+        if message.startswith(name + " ") or message.startswith(name + ":"):
+            path = PROFILE_KEYS[name]
+            return member.doc.problem(path, message[len(name):].lstrip(" :"))
+    return member.doc.problem(("pxe",), message)
+
+
+def plan_pxe(members: list[tuple[FleetNode, Path]]) -> tuple[PxePlan, list[Problem]]:
+    """The nodes that get PXE files, each checked alone first so that every bad value is reported at its line."""
+    plan, problems = PxePlan(), []
+    lacking: dict[str, int] = {}
+    first: FleetNode | None = None
+    for member, name in members:
+        node = member.node
+        missing = _missing(node)
+        if missing:
+            for key in missing:
+                lacking[key] = lacking.get(key, 0) + 1
+            continue
+        entry = boot_entry(node, name)
+        try:
+            pxe_tree([entry], proxy_subnet=node.pxe.proxy_subnet, tftp_root=node.pxe.tftp_root)
+        except PxeError as error:
+            problems.append(pxe_problem(member, error))
+            continue
+        if first is None:
+            first, plan.proxy_subnet, plan.tftp_root = member, node.pxe.proxy_subnet, node.pxe.tftp_root
+        for key, value, ours in (("proxy_subnet", node.pxe.proxy_subnet, plan.proxy_subnet),
+                                 ("tftp_root", node.pxe.tftp_root, plan.tftp_root)):
+            if value != ours:
+                file, line = first.doc.locate(("pxe", key))
+                problems.append(member.doc.problem(("pxe", key), (
+                    f"{value} differs from {first.node.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
+                    f"tree with one {key}; build these nodes into another folder")))
+        plan.entries.append(entry)
+        plan.owners[entry.mac.lower().replace("-", ":")] = name.as_posix()
+    plan.note = _note(lacking, len(plan.entries), len(members))
+    return plan, problems
+
+
+def _note(lacking: dict[str, int], served: int, total: int) -> str:
+    if not lacking:
+        return ""
+    parts = [f"{count} without {key}" for key, count in lacking.items()]
+    where = "no PXE tree" if not served else f"PXE files for {served} of {total} nodes"
+    return (f"{where}: {', '.join(parts)}; a node gets PXE files with network.mac, pxe.http_url and "
+            f"pxe.proxy_subnet (README.md, PXE with dnsmasq)")
