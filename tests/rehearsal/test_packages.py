@@ -228,12 +228,12 @@ def test_rhel_registers_with_a_key_that_is_never_shown_and_then_removed(tmp_path
 def test_validate_warns_when_rhel_has_no_registration_nor_mirrors(tmp_path):
     profile = matrix_profile(tmp_path, "1.36", "rhel-9", "worker")
     result = run_gen("validate", str(profile))
-    where = f"{profile}:{line_of(profile, 'distro: rhel')}: os.distro"
-    assert f"{where}: Red Hat Enterprise Linux 9 has no package repositories until it is registered" in result.stdout
+    where = f"{profile}:{line_of(profile, 'distro: rhel')}: warning: os.distro"
+    assert f"{where}: Red Hat Enterprise Linux 9 has no package repositories until it is registered" in result.stderr
     registered = matrix_profile(tmp_path, "1.36", "rhel-9", "worker",
                                 os={"registration": {"organization": "1", "activation_key": "k"}})
     validated = run_gen("validate", str(registered))
-    assert validated.returncode == 0 and "until it is registered" not in validated.stdout, validated.stderr
+    assert validated.returncode == 0 and "until it is registered" not in validated.stderr, validated.stderr
     bad = matrix_profile(tmp_path, "1.36", "rhel-9", "worker",
                          os={"registration": {"organization": "1", "activation_key": "k; reboot"}})
     refused = run_gen("validate", str(bad))
@@ -246,12 +246,12 @@ def test_air_gapped_names_the_os_repositories(tmp_path):
     data["air_gapped"] = True
     profile.write_text(yaml.safe_dump(data))
     result = run_gen("validate", str(profile))
-    assert "stock repo files (public mirrors); set mirrors.os.baseos and mirrors.os.appstream" in result.stdout
+    assert "stock repo files (public mirrors); set mirrors.os.baseos and mirrors.os.appstream" in result.stderr
     data["mirrors"] = {"os": {"baseos": {"baseurl": "https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/"}}}
     profile.write_text(yaml.safe_dump(data))
     result = run_gen("validate", str(profile))
-    assert "stock repo files" not in result.stdout
-    assert "dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/ is public; set mirrors.os.baseos.baseurl" in result.stdout
+    assert "stock repo files" not in result.stderr
+    assert "dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/ is public; set mirrors.os.baseos.baseurl" in result.stderr
 
 
 def test_every_pinned_cni_manifest_comes_from_a_url_that_serves():
@@ -284,7 +284,7 @@ def test_cilium_without_a_version_picks_one_or_says_why(tmp_path):
     none = matrix_profile(tmp_path / "none", "1.36", "rocky-9", "control-plane", cni={"plugin": "cilium"})
     result = run_gen("validate", str(none))
     assert result.returncode == 2 and "internal error" not in result.stderr
-    where = f"{none}:{line_of(none, 'plugin: cilium')}: cni.plugin"
+    where = f"{none}:{line_of(none, 'plugin: cilium')}: error: cni.plugin"
     assert f"{where}: no cilium release we know supports Kubernetes 1.36" in result.stderr, result.stderr
 
 

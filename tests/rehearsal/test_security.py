@@ -431,7 +431,7 @@ def test_token_ttl_empty_is_refused_and_never_expiring_is_warned_about(tmp_path)
         result = run_gen("validate", str(tmp_path / "m.yaml"))
         assert result.returncode == code and words in result.stderr + result.stdout, (ttl, result.stderr)
     (tmp_path / "m.yaml").write_text((tmp_path / "master.yaml").read_text() + "\nkubernetes: {token_ttl: 2h}\n")
-    assert "never expires" not in run_gen("validate", str(tmp_path / "m.yaml")).stdout
+    assert "never expires" not in run_gen("validate", str(tmp_path / "m.yaml")).stderr
 
 
 # --- finding 5: what the node downloads and runs -------------------------------------------------------------
