@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from generator import configs
+from generator import configs, yamldump
 from generator.model import Node
 from generator.userdata import compress
 from generator.render import CONFIG_DIR, DONE_MARKER, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
@@ -42,12 +42,13 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
+_CDumper = yamldump.libyaml_twin(_Dumper)
 
 
 def dump(data: dict) -> str:
     """YAML text of a cloud-config mapping: keys in the order given, lines never folded."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 20,
-                     allow_unicode=True)
+    return yamldump.dump(data, _Dumper, _CDumper, yamldump.UNFOLDED_TEXT, sort_keys=False,
+                         default_flow_style=False, width=1 << 20, allow_unicode=True)
 
 
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
