@@ -163,12 +163,13 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
 
 
 def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
-    """The listed nodes that pass the schema and the rules, and every problem of the others."""
+    """The listed nodes that pass the schema and the rules, and every problem of the others (`cluster` passed
+    check_schema itself)."""
     checked = []
     nodes, problems = node_documents(cluster)
     for doc in nodes:
         try:
-            check_schema(doc)
+            check_schema(doc, checked=cluster.data)  # the values the node inherits passed with the cluster file
             check_rules(doc)
             checked.append(doc)
         except ProfileError as exc:

@@ -66,10 +66,15 @@ def cni_plugin(plugin: str) -> dict:
 
 def cni_versions_for(plugin: str, minor: str) -> list[str]:
     """CNI releases that support this Kubernetes minor, oldest first."""
+    return list(_cni_versions_for(plugin, minor))
+
+
+@cache  # the release data is read once per process and never changed (data() is cached too)
+def _cni_versions_for(plugin: str, minor: str) -> tuple[str, ...]:
     versions = cni_plugin(plugin)["versions"]
     fits = [v for v, entry in versions.items()
             if minor_key(entry.get("k8s_min", "1.0")) <= minor_key(minor) <= minor_key(entry.get("k8s_max", "99.99"))]
-    return sorted(fits, key=minor_key)
+    return tuple(sorted(fits, key=minor_key))
 
 
 def default_cni_version(plugin: str, minor: str) -> str | None:

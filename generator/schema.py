@@ -103,11 +103,25 @@ def _pattern(validator, pattern, instance, schema):
 ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
 
 
-def check_schema(doc: Document) -> None:
+@cache  # one validator for the process: the schema file is read once (profile_schema) and never changes
+def _validator() -> jsonschema.protocols.Validator:
+    return ProfileValidator(profile_schema())
+
+
+def check_schema(doc: Document, checked: dict | None = None) -> None:
+    """Raise ProfileError with every schema problem of `doc`.
+
+    checked: the data of a document that passed this check and whose values `doc` shares (the cluster file its
+    listed nodes inherit from); a top-level value that is the very object found there is not checked again. The
+    schema's top level relates no two keys (no required, if or dependencies: tests/unit/test_schema_shared.py),
+    so the rest of the document is judged alone exactly as it would be with those values beside it.
+    """
     schema = profile_schema()
-    validator = ProfileValidator(schema)
+    validator = _validator()
+    data = doc.data if checked is None else {key: value for key, value in doc.data.items()
+                                             if key not in checked or checked[key] is not value}
     problems = []
-    for error in validator.iter_errors(doc.data):
+    for error in validator.iter_errors(data):
         path, message = _message(error, schema)
         problems.append(doc.problem(path, message))
     if problems:
