@@ -10,6 +10,7 @@ from generator.inventory import build_documents
 from generator.kickstart import render_kickstart
 from generator.netconfig import render_network_config
 from generator.private import directory_problem
+from generator.render import node_files
 from generator.resolve import resolve
 
 # the file suffix of each format. Only `gen build` writes every format at once; `gen ks`, `gen cloud-init`
@@ -71,7 +72,8 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
         raise UsageError(f"{out_dir}: nothing written: {unsafe}")
     written = []
     for member, name in members:
-        outputs = [(suffix, render(member.node)) for suffix, render in CARRIERS.items()]
+        files = node_files(member.node)  # what both carriers embed, rendered once
+        outputs = [(suffix, render(member.node, files)) for suffix, render in CARRIERS.items()]
         outputs.append((".network-config", render_network_config(member.node)))
         for suffix, text in outputs:
             if text is None:

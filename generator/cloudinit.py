@@ -18,7 +18,7 @@ import yaml
 from generator import configs, yamldump
 from generator.model import Node
 from generator.userdata import compress
-from generator.render import CONFIG_DIR, DONE_MARKER, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
+from generator.render import CONFIG_DIR, DONE_MARKER, KUBEADM_CONFIG, SCRIPT_PATH, UNIT_PATH, NodeFile, node_files
 
 HEADER = "#cloud-config"
 
@@ -199,6 +199,21 @@ def header_comment(node: Node) -> str:
             f"# PRIVATE: it carries {secret}; hand it only to this instance.\n")
 
 
+def instance_files(node: Node, files: list[NodeFile] | None = None) -> list[NodeFile]:
+    """The files cloud-init writes: node_files() of the node as a cloud instance.
+
+    Given the node's own files (a build renders them once for both carriers), only kubeadm's config is made
+    again: the instance differs from the node in the advertised address alone, and only that file carries it
+    (tests/unit/test_carriers_share_files.py renders every example both ways)."""
+    cloud = cloud_instance(node)
+    if files is None:
+        return node_files(cloud)
+    if cloud is node:
+        return files
+    return [dataclasses.replace(f, content=configs.kubeadm_config(cloud)) if f.path == KUBEADM_CONFIG else f
+            for f in files]
+
+
 def render_user_data(node: Node, files: list[NodeFile] | None = None) -> str:
-    """#cloud-config user-data text."""
-    return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, files))}"
+    """#cloud-config user-data text; files: the node's own node_files(), when the caller has them."""
+    return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, instance_files(node, files)))}"

@@ -22,6 +22,7 @@ DONE_MARKER = "/var/lib/k8s-firstboot/done"   # the script's $DONE_MARKER, the u
 PROXY_ENV = f"{CONFIG_DIR}/proxy.env"
 PROXY_BOOT_ENV = f"{CONFIG_DIR}/proxy-boot.env"   # NO_PROXY with the address the host has at boot
 REPORT_CURLRC = f"{CONFIG_DIR}/report.curlrc"
+KUBEADM_CONFIG = f"{CONFIG_DIR}/kubeadm.yaml"
 MODULES_LOAD_PATH = "/etc/modules-load.d/k8s-firstboot.conf"
 SYSCTL_PATH = "/etc/sysctl.d/99-kubernetes-cri.conf"
 CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/90-k8s-firstboot.conf"
@@ -126,7 +127,7 @@ def node_files(node: Node) -> list[NodeFile]:
         NodeFile(SYSCTL_PATH, configs.sysctl_conf()),
         NodeFile(CRIO_DROPIN_PATH, configs.crio_dropin(node)),
         NodeFile(KUBELET_SYSCONFIG_PATH, configs.kubelet_sysconfig(node)),
-        NodeFile(f"{CONFIG_DIR}/kubeadm.yaml", configs.kubeadm_config(node), 0o600, secret=True),
+        NodeFile(KUBEADM_CONFIG, configs.kubeadm_config(node), 0o600, secret=True),
     ]
     if node.action == "join-control-plane":
         files.append(NodeFile(KUBEADM_IMAGES_CONFIG, configs.kubeadm_images_config(node)))
