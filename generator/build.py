@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from generator.cloudinit import render_user_data
+from generator.cloudinit import render_user_data_from
 from generator.emit import write_artifact
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
@@ -17,7 +17,7 @@ from generator.resolve import resolve
 # and `gen validate` call the renderer they need, with options of their own.
 CARRIERS = {
     ".ks": render_kickstart,
-    ".user-data": render_user_data,
+    ".user-data": render_user_data_from,
 }
 
 
@@ -72,7 +72,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None) -> 
         raise UsageError(f"{out_dir}: nothing written: {unsafe}")
     written = []
     for member, name in members:
-        files = node_files(member.node)  # what both carriers embed, rendered once
+        files = node_files(member.node)  # rendered once for both carriers
         outputs = [(suffix, render(member.node, files)) for suffix, render in CARRIERS.items()]
         outputs.append((".network-config", render_network_config(member.node)))
         for suffix, text in outputs:

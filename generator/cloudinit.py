@@ -215,5 +215,10 @@ def instance_files(node: Node, files: list[NodeFile] | None = None) -> list[Node
 
 
 def render_user_data(node: Node, files: list[NodeFile] | None = None) -> str:
-    """#cloud-config user-data text; files: the node's own node_files(), when the caller has them."""
-    return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, instance_files(node, files)))}"
+    """#cloud-config user-data text; files: those it writes (default: node_files of the node as an instance)."""
+    return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, files))}"
+
+
+def render_user_data_from(node: Node, files: list[NodeFile]) -> str:
+    """The user-data from the node's own node_files(), which the Kickstart embeds as they are."""
+    return render_user_data(node, instance_files(node, files))
