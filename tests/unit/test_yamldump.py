@@ -15,8 +15,9 @@ pytestmark = pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), re
 # pieces that steer the emitters' choices (quoting, block styles, indicators), from printable ASCII words
 # to line breaks, spaces and non-ASCII characters, to the characters where the two emitters differ
 WORDS = list("ab01:#-'\"\\{}[],&*!|>%@`?~.") + ["---", "...", "yes", "null", "0o17", "1e3", "~"]
-TEXT = WORDS + [" ", "\n", "\t", "\n\n", "  ", " \n", "\n ", "- ", ": ", " #", "é", "\xa0", "\ud7ff", "\ue000", "\ufffd"]
-ANY = TEXT + ["\r", "\x85", "\u2028", "\ufeff", "\x00", "\x1b", "\U0001f600", "\x7f", "\x9f"]
+TEXT = WORDS + [" ", "\n", "\t", "\n\n", "  ", " \n", "\n ", "- ", ": ", " #", "é", "\xa0", "\u2028", "\ud7ff", "\ue000",
+                "\ufffd"]
+ANY = TEXT + ["\r", "\x85", "\ufeff", "\x00", "\x1b", "\U0001f600", "\x7f", "\x9f"]
 
 
 def _document(rnd: random.Random, longest: int) -> dict:
@@ -67,3 +68,10 @@ def test_every_example_builds_to_the_same_bytes_with_and_without_libyaml(tmp_pat
     pure = {p.relative_to(tmp_path / "pure"): p.read_bytes()
             for p in build([ROOT / "profiles"], tmp_path / "pure")}
     assert fast == pure
+
+
+def test_without_libyaml_the_pure_python_emitter_writes(monkeypatch):
+    monkeypatch.delattr(yaml, "CSafeDumper")
+    assert yamldump.libyaml_twin(yaml.SafeDumper) is None
+    data = {"k": ["v", 1]}
+    assert yamldump.dump(data, yaml.SafeDumper, None, yamldump.WORD) == yaml.safe_dump(data)
