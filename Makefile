@@ -26,6 +26,7 @@ check: venv
 # speed is measured against a floor taken in the same run, never asserted in a test
 bench: venv
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/fleet_build.py
 
 clean:
 	rm -rf $(VENV) out/*[!.gitkeep]

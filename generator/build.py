@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import bootmedia, userdata
-from generator.cloudinit import render_user_data
+from generator.cloudinit import render_user_data_from
 from generator.emit import write_artifact
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
@@ -32,6 +32,7 @@ from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
 from generator.progress import Progress
 from generator.pxe import PxeError
+from generator.render import node_files
 from generator.resolve import resolve
 from generator.serve import kickstart_path, plan_pxe
 
@@ -177,10 +178,11 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
     tree.nodes.append(record)
     findings.warnings.update(dict.fromkeys(node.warnings))  # nodes that extend one file share its warnings
 
-    kickstart = render_kickstart(node)
+    rendered = node_files(node)  # once for both carriers
+    kickstart = render_kickstart(node, rendered)
     tree.put(files, kickstart_path(name), kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV "
                                                      "image", secret=True)
-    user_data = render_user_data(node)
+    user_data = render_user_data_from(node, rendered)
     delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
     for limit in userdata.LIMITS:
         if len(delivered) > limit.limit:

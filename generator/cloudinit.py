@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from generator import configs
+from generator import configs, yamldump
 from generator.model import Node
 from generator.userdata import compress
-from generator.node_paths import CONFIG_DIR, DNF_CONF, DONE_MARKER, SCRIPT_PATH, UNIT_PATH
+from generator.node_paths import CONFIG_DIR, DNF_CONF, DONE_MARKER, KUBEADM_CONFIG, SCRIPT_PATH, UNIT_PATH
 from generator.render import NodeFile, node_files
 
 HEADER = "#cloud-config"
@@ -43,12 +43,13 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
+_CDumper = yamldump.libyaml_twin(_Dumper)
 
 
 def dump(data: dict) -> str:
     """YAML text of a cloud-config mapping: keys in the order given, lines never folded."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 20,
-                     allow_unicode=True)
+    return yamldump.dump(data, _Dumper, _CDumper, yamldump.UNFOLDED_TEXT, sort_keys=False,
+                         default_flow_style=False, width=1 << 20, allow_unicode=True)
 
 
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
@@ -199,6 +200,26 @@ def header_comment(node: Node) -> str:
             f"# PRIVATE: it carries {secret}; hand it only to this instance.\n")
 
 
+def instance_files(node: Node, files: list[NodeFile] | None = None) -> list[NodeFile]:
+    """The files cloud-init writes: node_files() of the node as a cloud instance.
+
+    Given the node's own files (a build renders them once for both carriers), only kubeadm's config is made
+    again: the instance differs from the node in the advertised address alone, and only that file carries it
+    (tests/unit/test_carriers_share_files.py renders every example both ways)."""
+    cloud = cloud_instance(node)
+    if files is None:
+        return node_files(cloud)
+    if cloud is node:
+        return files
+    return [dataclasses.replace(f, content=configs.kubeadm_config(cloud)) if f.path == KUBEADM_CONFIG else f
+            for f in files]
+
+
 def render_user_data(node: Node, files: list[NodeFile] | None = None) -> str:
-    """#cloud-config user-data text."""
+    """#cloud-config user-data text; files: those it writes (default: node_files of the node as an instance)."""
     return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, files))}"
+
+
+def render_user_data_from(node: Node, files: list[NodeFile]) -> str:
+    """The user-data from the node's own node_files(), which the Kickstart embeds as they are."""
+    return render_user_data(node, instance_files(node, files))

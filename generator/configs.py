@@ -2,7 +2,7 @@
 
 import yaml
 
-from generator import proxy
+from generator import proxy, yamldump
 from generator.model import Node, RepoFile
 from generator.node_paths import DNF_CONF, DNF_PROXY_CONF, KEEPALIVED_CHECK, PROXY_BOOT_ENV, PROXY_ENV
 
@@ -16,8 +16,12 @@ SYSCTLS = (
 )
 
 
+_CSafeDumper = yamldump.libyaml_twin(yaml.SafeDumper)
+
+
 def dump_yaml_documents(documents: list[dict]) -> str:
-    return "---\n".join(yaml.safe_dump(d, sort_keys=False, default_flow_style=False) for d in documents)
+    return "---\n".join(yamldump.dump(d, yaml.SafeDumper, _CSafeDumper, yamldump.WORD, sort_keys=False,
+                                       default_flow_style=False) for d in documents)
 
 
 def _node_registration(node: Node) -> dict:

@@ -190,11 +190,14 @@ def _endpoint(members: list[FleetNode], control_planes: list[FleetNode]) -> list
     if not control_planes:
         return problems
     by_address = {m.address: m for m in members if m.address}
+    owners: dict[str, FleetNode | None] = {}  # by endpoint host: the nodes of a cluster mostly share one
     for member in members:
         host = member.node.kube.endpoint_host
         vip = member.node.virtual_ip.address if member.node.virtual_ip else _get(
             member.doc.data, "cluster", "virtual_ip", "address")
-        owner = by_address.get(host) or next((m for m in members if same_host(m.node.hostname, host)), None)
+        if host not in owners:
+            owners[host] = by_address.get(host) or next((m for m in members if same_host(m.node.hostname, host)), None)
+        owner = owners[host]
         named = any(host == h.ip or host in h.names for h in member.node.hosts)
         path = ("kubernetes", "control_plane_endpoint")
         if owner and not owner.is_control_plane:
@@ -210,13 +213,16 @@ def _endpoint(members: list[FleetNode], control_planes: list[FleetNode]) -> list
 def _hosts_entries(members: list[FleetNode]) -> list[Problem]:
     """A hosts: entry naming a node of the build must give that node's address."""
     problems: list[Problem] = []
+    contradicted: dict = {}  # by entry: the nodes of a cluster mostly share their hosts: entries
     for member in members:
         for i, entry in enumerate(member.node.hosts):
-            for other in members:
-                if other.address and entry.ip != other.address and any(same_host(n, other.node.hostname) for n in entry.names):
-                    problems.append(member.doc.problem(("hosts", i, "ip"), (
-                        f"{entry.ip} is given for {other.node.hostname}, whose address is {other.address} "
-                        f"({_where(other.doc, 'network', 'address')})")))
+            if entry not in contradicted:
+                contradicted[entry] = [other for other in members if other.address and entry.ip != other.address
+                                       and any(same_host(n, other.node.hostname) for n in entry.names)]
+            for other in contradicted[entry]:
+                problems.append(member.doc.problem(("hosts", i, "ip"), (
+                    f"{entry.ip} is given for {other.node.hostname}, whose address is {other.address} "
+                    f"({_where(other.doc, 'network', 'address')})")))
     return problems
 
 

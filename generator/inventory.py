@@ -162,11 +162,12 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
 
 
 def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
-    """The listed nodes that pass the schema and the rules, and every problem of the others."""
+    """The listed nodes that pass the schema and the rules, and every problem of the others (`cluster` passed
+    check_schema itself)."""
     checked = []
     nodes, problems = node_documents(cluster)
     for doc in nodes:
-        found = profile_problems(doc)
+        found = profile_problems(doc, checked=cluster.data)  # inherited values passed with the cluster file
         if found:
             problems += found
         else:

@@ -10,9 +10,10 @@ from generator.rules import rule_problems
 from generator.schema import accepted, schema_problems
 
 
-def profile_problems(doc: Document) -> list[Problem]:
-    """Schema and rule problems in one pass: the rules see what the schema accepted."""
-    problems, refused = schema_problems(doc)
+def profile_problems(doc: Document, checked: dict | None = None) -> list[Problem]:
+    """Schema and rule problems in one pass: the rules see what the schema accepted. checked: see
+    schema.schema_problems (values a listed node shares with its cluster file are not schema-checked again)."""
+    problems, refused = schema_problems(doc, checked)
     return sorted(problems + rule_problems(accepted(doc, refused), frozenset(refused)), key=sort_key)
 
 

@@ -70,9 +70,14 @@ def cni_plugin(plugin: str) -> dict:
 
 def cni_versions_for(plugin: str, minor: str) -> list[str]:
     """CNI releases that support this Kubernetes minor, oldest first."""
+    return list(_cni_versions_for(plugin, minor))
+
+
+@cache  # the release data is read once per process and never changed (data() is cached too)
+def _cni_versions_for(plugin: str, minor: str) -> tuple[str, ...]:
     versions = cni_plugin(plugin)["versions"]
     fits = [v for v, entry in versions.items() if in_range(entry, minor)]
-    return sorted(fits, key=minor_key)
+    return tuple(sorted(fits, key=minor_key))
 
 
 def default_cni_version(plugin: str, minor: str) -> str | None:

@@ -58,6 +58,8 @@ def _environment(shell: bool) -> jinja2.Environment:
         autoescape=False,
         finalize=_shell_value if shell else None,
         bytecode_cache=bytecode_cache(Path(__file__), "shell" if shell else "text"),
+        # a template is loaded once per process: the templates ship with gen and do not change under a run
+        auto_reload=False,
     )
     env.filters["raw"] = Raw
     env.filters["shell_words"] = _shell_words

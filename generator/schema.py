@@ -170,11 +170,24 @@ def _pattern(validator, pattern, instance, schema):
 ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
 
 
-def schema_problems(doc: Document) -> tuple[list[Problem], set[tuple]]:
-    """Every schema problem of the profile, and the key paths whose values the schema refused."""
+@cache  # one validator for the process: the schema file is read once (profile_schema) and never changes
+def _validator() -> jsonschema.protocols.Validator:
+    return ProfileValidator(profile_schema())
+
+
+def schema_problems(doc: Document, checked: dict | None = None) -> tuple[list[Problem], set[tuple]]:
+    """Every schema problem of the profile, and the key paths whose values the schema refused.
+
+    checked: the data of a document that passed this check and whose values `doc` shares (the cluster file its
+    listed nodes inherit from); a top-level value that is the very object found there is not checked again. The
+    schema's top level relates no two keys (no required, if or dependencies: tests/unit/test_schema_shared.py),
+    so the rest of the document is judged alone exactly as it would be with those values beside it.
+    """
     schema = profile_schema()
+    data = doc.data if checked is None else {key: value for key, value in doc.data.items()
+                                             if key not in checked or checked[key] is not value}
     problems, refused = [], set()
-    for error in ProfileValidator(schema).iter_errors(doc.data):
+    for error in _validator().iter_errors(data):
         # an unknown key is shown with the caret under the key, anything else under the value
         problems += [doc.problem(path, message, at_key=error.validator == "additionalProperties")
                      for path, message in _messages(error, schema)]
@@ -201,7 +214,7 @@ def accepted(doc: Document, refused: set[tuple]) -> Document:
     return dataclasses.replace(doc, data=data)
 
 
-def check_schema(doc: Document) -> None:
-    problems, _ = schema_problems(doc)
+def check_schema(doc: Document, checked: dict | None = None) -> None:
+    problems, _ = schema_problems(doc, checked)
     if problems:
         raise ProfileError(problems)

@@ -182,6 +182,11 @@ def write_private(path: Path, text: str) -> None:
     write_atomically(path, text.encode("utf-8"), 0o600)
 
 
+# secrets already parsed and checked, by the file's path and bytes: a build reads one cluster's file for each of
+# its nodes. The file is still read each time, so a changed file (gen token renew, a restore) is parsed again.
+_PARSED: dict[tuple[str, bytes], ClusterSecrets] = {}
+
+
 def _read(path: Path) -> ClusterSecrets | None:
     """The checked secrets in `path`, or None if the file does not exist."""
     fd = _open_private(path)
@@ -189,8 +194,12 @@ def _read(path: Path) -> ClusterSecrets | None:
         return None
     with os.fdopen(fd, "rb") as handle:
         raw = handle.read(MAX_SECRETS_BYTES + 1)
+    key = (str(path), raw)
+    if key in _PARSED:
+        return _PARSED[key]
     try:
-        return _from_data(path, yaml.safe_load(raw.decode("utf-8")))
+        _PARSED[key] = _from_data(path, yaml.safe_load(raw.decode("utf-8")))
+        return _PARSED[key]
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         # the line only: PyYAML's message quotes the text around it, which may be key material
         mark = getattr(exc, "problem_mark", None)

@@ -1,0 +1,56 @@
+"""YAML dumping through libyaml where it writes the very bytes of PyYAML's pure-Python emitter.
+
+libyaml's emitter (yaml.CSafeDumper) takes a small fraction of the pure-Python time, and a large build dumps
+a cloud-config, a network-config and kubeadm configs for every node. Its text differs in a few corners only:
+it escapes characters beyond U+FFFF, writes `...` after a keep-chomped block (`|+`, text ending in two line
+breaks), folds long double-quoted lines at other places, and writes keys with odd characters as `? key`.
+`dump` takes it only for data whose every string keeps away from those corners (tests/unit/test_yamldump.py
+compares both emitters on such data), and the pure-Python emitter otherwise or when PyYAML lacks libyaml.
+"""
+
+import re
+
+import yaml
+
+# text that both emitters write alike when lines are never folded (width far beyond any line): tabs, line
+# feeds and printable characters of the Basic Multilingual Plane, without the byte order mark
+UNFOLDED_TEXT = re.compile(r"[\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]*\Z")
+# text that both write alike at the default width of 80: printable ASCII without spaces can never be folded
+WORD = re.compile(r"[\x21-\x7e]*\Z")
+
+
+def _strings(data):
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(data, (list, tuple)):
+        for value in data:
+            yield from _strings(value)
+
+
+def _keep_chomped(text: str) -> bool:
+    """Whether a literal block of this text needs `|+` (it ends in more than one line break)."""
+    return text.endswith("\n\n") or text == "\n"
+
+
+def libyaml_safe(data, text: re.Pattern) -> bool:
+    """Whether libyaml writes `data` as the pure-Python emitter does: every string matches `text`."""
+    return all(text.match(s) and not _keep_chomped(s) for s in _strings(data))
+
+
+def libyaml_twin(dumper: type[yaml.SafeDumper]) -> type | None:
+    """A libyaml dumper with `dumper`'s representers, or None when PyYAML was built without libyaml."""
+    base = getattr(yaml, "CSafeDumper", None)
+    if base is None:
+        return None
+    return type(f"C{dumper.__name__}", (base,), {"yaml_representers": dict(dumper.yaml_representers),
+                                                 "yaml_multi_representers": dict(dumper.yaml_multi_representers)})
+
+
+def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Pattern, **options) -> str:
+    """yaml.dump(data, Dumper=dumper, **options), written by libyaml (`twin`) when that gives the same text."""
+    fast = twin is not None and libyaml_safe(data, text)
+    return yaml.dump(data, Dumper=twin if fast else dumper, **options)
