@@ -301,3 +301,33 @@ def test_a_kickstart_that_erases_nothing_is_not_warned():
     assert bootmedia.oemdrv_disk_warnings("text\nautopart\nreboot\n") == []
     # a clearpart inside %post is shell, not a Kickstart command
     assert bootmedia.oemdrv_disk_warnings("ignoredisk --only-use=nvme0n1\n%post\nclearpart --all\n%end\n") == []
+
+
+def _mkksiso_parsers():
+    """mkksiso's command lines as weldr/lorax parses them (src/sbin/mkksiso of rhel8-branch and lorax-34.9.9-1:
+    the Kickstart only positional; src/pylorax/cmdline/mkksiso.py of lorax 37.8 on: `--ks` or positional).
+    Only the arguments the README uses are modelled; argparse refuses any other option, as mkksiso's does."""
+    import argparse
+    old = argparse.ArgumentParser(prog="mkksiso", exit_on_error=False)
+    for name in ("ks", "input_iso", "output_iso"):
+        old.add_argument(name)
+    new = argparse.ArgumentParser(prog="mkksiso", exit_on_error=False)
+    new.add_argument("--ks")
+    for name, nargs in (("ks_pos", "?"), ("input_iso", None), ("output_iso", None)):
+        new.add_argument(name, nargs=nargs)
+    return {"lorax 28 (EL8), 34.9.9 (EL9.0)": old, "lorax 37.8+": new}
+
+
+def test_the_readmes_mkksiso_commands_run_on_every_el_mkksiso(capsys):
+    import re
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    commands = re.findall(r"`(mkksiso [^`]+)`", readme)
+    assert commands, "the README names mkksiso"
+    for command in commands:
+        for release, parser in _mkksiso_parsers().items():
+            try:
+                args = parser.parse_args(command.split()[1:])
+            except (SystemExit, Exception) as exc:  # argparse exits on an unknown option even with exit_on_error off
+                pytest.fail(f"{command!r}: refused by the mkksiso of {release}: {exc} {capsys.readouterr().err}")
+            kickstart = getattr(args, "ks", None) or getattr(args, "ks_pos", None)
+            assert kickstart and kickstart.endswith(".ks"), (command, release)
