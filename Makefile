@@ -29,4 +29,4 @@ bench: venv
 	$(BIN)/python bench/fleet_build.py
 
 clean:
-	rm -rf $(VENV) out/*[!.gitkeep]
+	rm -rf $(VENV) out

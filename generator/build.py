@@ -1,5 +1,6 @@
-"""`gen build`: every node profile under the given paths, as one folder ready to serve (README.md, "What gen
-build writes"). <name> is the node's host name, under the subfolder its profile came from:
+"""`gen build`: every node profile under the given paths, as one folder ready to serve (README.md, "gen build:
+a tree ready to serve"). <name> is a node profile's file name, or a listed node's host name, under the subfolder
+its profile came from:
 
     manifest.json                every file below: node, role, sha256, size and what it is for
     http/ks/<name>.ks            Kickstart, served for inst.ks=<pxe.http_url>/ks/<name>.ks

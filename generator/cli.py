@@ -5,6 +5,7 @@ pydantic and building those cost a `gen ks` more than the rest of its work (benc
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -250,6 +251,12 @@ def main() -> None:
     except UsageError as exc:
         print(f"gen: {exc}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # the reader left (`gen ... | head`): no more output, and no traceback at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout at exit
+        except (OSError, ValueError):
+            pass
+        sys.exit(141)  # 128 + SIGPIPE, as a shell tool killed by it reports
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into exit 1
         if debug:
             raise

@@ -1,7 +1,7 @@
 """The bootstrap sequence, written once: which steps this node runs, in which phase, in which order.
 
 Each step's shell lives in templates/steps/<name>.sh.j2; the Kickstart and cloud-init carriers both
-embed the one script rendered from this list. The order follows the classic recipe (seed 000).
+embed the one script rendered from this list. The order follows the classic recipe that profiles/classic reproduces.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """Sandbox rehearsal of the Kickstart carrier: %post as Anaconda runs it, then the first-boot unit.
 
-Expectations are written from the recipe (seed 000) and kubeadm's documentation, not read from the
+Expectations are written from the classic recipe (profiles/classic) and kubeadm's documentation, not read from the
 generator: the order a human follows, the files a finished node has, the CA hash kubeadm checks.
 """
 

@@ -456,10 +456,11 @@ def test_pinned_checksums_are_well_formed_and_say_where_they_came_from():
 @pytest.mark.parametrize("repo, url_prefix", [("projectcalico+calico", "https://raw.githubusercontent.com/projectcalico/calico/"),
                                               ("flannel-io+flannel", "https://raw.githubusercontent.com/flannel-io/flannel/")])
 def test_pinned_checksums_match_the_files_at_their_tags(repo, url_prefix):
-    """Where a copy of the upstream repository is at hand, recompute every digest from git."""
+    """Where a copy of the upstream repository is at hand ($K8S_FIRSTBOOT_UPSTREAM_MIRRORS/<owner>+<name>/repo, a
+    bare git clone), recompute every digest from git."""
     import hashlib
     from generator import DATA_DIR
-    mirror = Path(f"/work/.mirror/{repo}/repo")
+    mirror = Path(os.environ.get("K8S_FIRSTBOOT_UPSTREAM_MIRRORS", "/nonexistent")) / repo / "repo"
     if not mirror.exists():
         pytest.skip(f"no local copy of {repo} to recompute the digests from")
     table = yaml.safe_load((DATA_DIR / "checksums.yaml").read_text())

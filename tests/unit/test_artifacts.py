@@ -6,7 +6,7 @@ import stat
 import pytest
 from pykickstart import constants as pykickstart_constants
 
-from tests.support.common import NODE_PROFILES, ROOT, need, run_gen
+from tests.support.common import NODE_PROFILES, ROOT, gen_in_process, need
 from tests.support.rehearsal import SCRIPT, UNIT
 
 from generator import verify
@@ -70,8 +70,8 @@ def test_first_boot_unit_passes_systemd_analyze(rendered, profile):
 def test_same_input_same_bytes(tmp_path):
     env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path / "state")}
     for profile in NODE_PROFILES:
-        first = run_gen("ks", profile, env=env)
-        second = run_gen("ks", profile, env=env)
+        first = gen_in_process("ks", profile, env=env)
+        second = gen_in_process("ks", profile, env=env)
         assert first.returncode == 0 and first.stdout == second.stdout, profile
 
 
@@ -110,6 +110,6 @@ HOSTILE = {
 def test_hostile_values_are_refused(write_profile, name):
     text, key = HOSTILE[name]
     profile = write_profile("evil.yaml", f"extends: profiles/worker.yaml\n{text}\n")
-    result = run_gen("ks", str(profile))
+    result = gen_in_process("ks", str(profile))
     assert result.returncode == 2 and result.stdout == "", result.stderr
     assert f": {key}" in result.stderr, result.stderr

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from generator import verify
-from tests.support.common import ROOT, need, run_gen
+from tests.support.common import ROOT, gen_in_process, need
 from tests.unit.test_bootmedia import cloud_init_reads, read_back
 
 HANDLER = "RHEL9"  # profiles/fleet is Rocky Linux 9
@@ -23,7 +23,7 @@ HANDLER = "RHEL9"  # profiles/fleet is Rocky Linux 9
 
 def build_fleet(tmp_path, *extra: str, out_name: str = "out"):
     out = tmp_path / out_name
-    result = run_gen("build", "profiles/fleet", "-o", str(out), "--secrets-dir", str(tmp_path / "state"), *extra)
+    result = gen_in_process("build", "profiles/fleet", "-o", str(out), "--secrets-dir", str(tmp_path / "state"), *extra)
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -149,7 +149,7 @@ def test_cloud_init_reads_a_cidata_seed(fleet, tmp_path):
 
 def test_warnings_are_printed_once_for_the_fleet(fleet):
     _, result, _ = fleet
-    validate = run_gen("validate", "profiles/fleet/cluster.yaml")
+    validate = gen_in_process("validate", "profiles/fleet/cluster.yaml")
     warnings = {line for line in validate.stdout.splitlines() + validate.stderr.splitlines() if ": warning: " in line}
     assert warnings, "the example has a warning to show (the calico manifest's checksum)"
     for warning in warnings:  # the same line, once for the 23 nodes that inherit it
@@ -162,7 +162,7 @@ def test_warnings_are_printed_once_for_the_fleet(fleet):
 
 def test_without_pxe_settings_one_note_says_what_is_missing(tmp_path):
     out = tmp_path / "out"
-    result = run_gen("build", "profiles/ha", "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", "profiles/ha", "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if ": note: " in line]
     assert len(notes) == 1 and notes[0].startswith(f"{out}: note: pxe: no PXE tree: ") and "network.mac" in notes[0]
@@ -182,7 +182,7 @@ def test_user_data_above_a_clouds_limit_is_announced(write_profile, tmp_path):
     path = write_profile("big.yaml", "extends: profiles/worker.yaml\ncloud_init:\n  write_files:\n"
                                      "    - path: /etc/big.conf\n      content: |\n" + big + "\n")
     out = tmp_path / "out"
-    result = run_gen("build", str(path), "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", str(path), "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 0, result.stderr
     size = len((out / "cloud/big.user-data").read_bytes())
     assert size > 16384
@@ -205,7 +205,7 @@ def test_a_failed_build_leaves_no_tree_and_no_partial_files(write_profile, tmp_p
     cluster = (ROOT / "profiles/fleet/cluster.yaml").read_text()
     write_profile("fleet/workers.csv", (ROOT / "profiles/fleet/workers.csv").read_text())
     path = write_profile("fleet/cluster.yaml", cluster.replace("http://192.168.124.1/k8s", "http://192.168.124.1/k8s$x"))
-    result = run_gen("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
@@ -236,7 +236,7 @@ def test_a_folder_that_is_not_a_build_is_not_replaced(tmp_path):
     out = tmp_path / "home"
     out.mkdir()
     (out / "thesis.tex").write_text("years of work\n")
-    result = run_gen("build", "profiles/fleet", "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", "profiles/fleet", "-o", str(out), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "no manifest.json" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
 
@@ -252,7 +252,7 @@ def test_a_bad_mac_or_url_is_refused_at_its_line(write_profile, tmp_path, key, b
     assert cluster.count(bad) == 1
     path = write_profile("fleet/cluster.yaml", cluster.replace(bad, wrong))
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if wrong in text)
-    result = run_gen("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert any(l.startswith(f"{path}:{line}: error: {expected}") for l in result.stderr.splitlines()), result.stderr
     assert not (tmp_path / "out").exists()
@@ -265,7 +265,7 @@ def test_a_value_only_the_pxe_files_refuse_becomes_a_problem_at_its_line(write_p
     path = write_profile("fleet/cluster.yaml", cluster.replace(
         "  disk: sda\n", "  disk: sda\n  install_url: http://mirror.lab.example/rocky/9/BaseOS/x86_64/os/#top\n"))
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "install_url" in text)
-    result = run_gen("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     # every node inherits the one value: one problem, at its line
     (problem,) = [l for l in result.stderr.splitlines() if ": error: " in l]
@@ -292,7 +292,7 @@ def test_a_progress_bar_only_on_a_terminal():
 
 
 def test_the_example_profiles_still_build(tmp_path):
-    result = run_gen("build", "profiles", "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", "profiles", "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out/http/ks/fleet/k8s-cp-01.ks").exists() and (tmp_path / "out/http/ks/master.ks").exists()
     assert "inst.ks=http://192.168.124.1/k8s/ks/fleet/k8s-cp-01.ks" in (
@@ -320,6 +320,6 @@ def test_the_new_tree_replaces_the_previous_one(tmp_path, monkeypatch, exchange)
 def test_a_link_as_the_target_is_refused(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "out").symlink_to(tmp_path / "elsewhere")
-    result = run_gen("build", "profiles/fleet", "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    result = gen_in_process("build", "profiles/fleet", "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "a symbolic link" in result.stderr
     assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -65,23 +65,23 @@ def test_non_utf8_and_extends_problems(tmp_path):
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     (tmp_path / "c.yaml").write_text("extends: missing.yaml\n")
     for name, message in (("latin1.yaml", "not UTF-8"), ("a.yaml", "extends cycle"), ("c.yaml", "not found")):
-        result = run_gen("ks", str(tmp_path / name))
+        result = gen_in_process("ks", str(tmp_path / name))
         assert result.returncode == 2 and result.stdout == "" and message in result.stderr, result.stderr
 
 
 def test_missing_profile_file_is_exit_2(tmp_path):
-    result = run_gen("ks", str(tmp_path / "nope.yaml"))
+    result = gen_in_process("ks", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2 and "file not found" in result.stderr
 
 
 def test_shared_profile_cannot_be_rendered():
-    result = run_gen("ks", "profiles/cluster.yaml")
+    result = gen_in_process("ks", "profiles/cluster.yaml")
     assert result.returncode == 2 and "profiles/cluster.yaml:3: error: role: this profile has no role" in result.stderr
 
 
 def test_ks_writes_a_private_file(tmp_path):
     out = tmp_path / "worker.ks"
-    result = run_gen("ks", "profiles/worker.yaml", "-o", str(out))
+    result = gen_in_process("ks", "profiles/worker.yaml", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -89,14 +89,14 @@ def test_ks_writes_a_private_file(tmp_path):
 
 
 def test_validate_examples_is_clean():
-    result = run_gen("validate", *[str(p.relative_to(ROOT)) for p in (ROOT / "profiles").rglob("*.yaml")])
+    result = gen_in_process("validate", *[str(p.relative_to(ROOT)) for p in (ROOT / "profiles").rglob("*.yaml")])
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and ": error:" not in result.stderr
     assert "warning: kubernetes.version: the kubic package repository is no longer served upstream" in result.stderr
 
 
 def test_plan_lists_steps_by_phase():
-    result = run_gen("plan", "profiles/classic/worker.yaml")
+    result = gen_in_process("plan", "profiles/classic/worker.yaml")
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert text.index("prepare —") < text.index("install CRI-O 1.18") < text.index("boot —") < text.index("kubeadm join")
@@ -104,12 +104,28 @@ def test_plan_lists_steps_by_phase():
 
 
 def test_schema_command_prints_the_schema():
-    result = run_gen("schema")
+    result = gen_in_process("schema")
     assert result.returncode == 0
     assert '"title": "k8s-firstboot node profile"' in result.stdout
 
 
 def test_usage_error_is_exit_2():
-    result = run_gen("ks")
+    result = gen_in_process("ks")
     assert result.returncode == 2
     assert result.stdout == ""
+
+
+
+def test_a_reader_that_leaves_early_is_no_internal_error(monkeypatch):
+    """`gen validate --format json ... | head`: the pipe closes while gen writes; that ends gen quietly with
+    128 + SIGPIPE, as it ends any shell tool, not as an internal error."""
+    from generator import cli
+
+    def schema_command():
+        """Print the profile JSON Schema (for editors)."""
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "schema_command", schema_command)
+    result = gen_in_process("schema")
+    assert result.returncode == 141
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.common import NODE_PROFILES, ROOT, have, need, run_gen
+from tests.support.common import NODE_PROFILES, ROOT, gen_in_process, have, need
 from generator import userdata, verify
 from generator.cloudinit import HEADER, cloud_config, render_user_data, written_content
 from generator.kickstart import render_kickstart
@@ -97,18 +97,18 @@ def test_example_user_data_fits_ec2_uncompressed(profile):
 
 
 def test_gzip_base64_and_mime_decode_to_the_same_cloud_config(tmp_path):
-    plain = run_gen("cloud-init", "profiles/master.yaml").stdout
+    plain = gen_in_process("cloud-init", "profiles/master.yaml").stdout
     assert plain.startswith("#cloud-config\n")
     for options in (["--gzip"], ["--base64"], ["--gzip", "--base64"]):
         out = tmp_path / "ud"
-        assert run_gen("cloud-init", "profiles/master.yaml", "-o", str(out), *options).returncode == 0
+        assert gen_in_process("cloud-init", "profiles/master.yaml", "-o", str(out), *options).returncode == 0
         assert userdata.decode(out.read_bytes()) == plain, options
-    mime = run_gen("cloud-init", "profiles/master.yaml", "--mime").stdout
+    mime = gen_in_process("cloud-init", "profiles/master.yaml", "--mime").stdout
     assert userdata.mime_parts(mime) == [("text/cloud-config", "cloud-config", plain)]
     script = tmp_path / "10-site.sh"
     script.write_text("#!/bin/bash\necho site\n")
     out = tmp_path / "ud.gz"
-    assert run_gen("cloud-init", "profiles/master.yaml", "--gzip", "--extra-script", str(script), "-o", str(out)).returncode == 0
+    assert gen_in_process("cloud-init", "profiles/master.yaml", "--gzip", "--extra-script", str(script), "-o", str(out)).returncode == 0
     assert userdata.mime_parts(userdata.decode(out.read_bytes())) == [
         ("text/cloud-config", "cloud-config", plain), ("text/x-shellscript", "10-site.sh", "#!/bin/bash\necho site\n")]
 
@@ -118,7 +118,7 @@ def test_mime_and_gzip_are_what_cloud_inits_own_parser_reads(tmp_path):
     script = tmp_path / "00-a.sh"
     script.write_text("#!/bin/sh\ntrue\n")
     out = tmp_path / "ud.gz"
-    assert run_gen("cloud-init", "profiles/worker.yaml", "--gzip", "--extra-script", str(script), "-o", str(out)).returncode == 0
+    assert gen_in_process("cloud-init", "profiles/worker.yaml", "--gzip", "--extra-script", str(script), "-o", str(out)).returncode == 0
     # cloud-init's python (the interpreter its launcher names), not the venv's
     python = open(shutil.which("cloud-init")).readline()[2:].split()[0]
     probe = ("import sys; from cloudinit import user_data, util; "
@@ -136,7 +136,7 @@ def test_same_input_same_bytes(tmp_path):
         outputs = []
         for n in range(2):
             out = tmp_path / f"ud{n}"
-            assert run_gen("cloud-init", "profiles/classic/master.yaml", "-o", str(out), *options).returncode == 0
+            assert gen_in_process("cloud-init", "profiles/classic/master.yaml", "-o", str(out), *options).returncode == 0
             outputs.append(out.read_bytes())
         assert outputs[0] == outputs[1], options
 
@@ -149,7 +149,7 @@ def test_extra_script_problems_exit_2(tmp_path):
     for path, message in ((plain, "must start with an interpreter line"), (named, "cannot be used"),
                           (tmp_path / "missing.sh", "file not found")):
         out = tmp_path / "ud"
-        result = run_gen("cloud-init", "profiles/worker.yaml", "--extra-script", str(path), "-o", str(out))
+        result = gen_in_process("cloud-init", "profiles/worker.yaml", "--extra-script", str(path), "-o", str(out))
         assert result.returncode == 2 and result.stdout == "" and message in result.stderr, result.stderr
         assert result.stderr.startswith(str(path))
         assert not out.exists()
@@ -158,7 +158,7 @@ def test_extra_script_problems_exit_2(tmp_path):
 def test_user_data_file_is_private(tmp_path):
     import stat
     out = tmp_path / "master.user-data"
-    result = run_gen("cloud-init", "profiles/master.yaml", "-o", str(out))
+    result = gen_in_process("cloud-init", "profiles/master.yaml", "-o", str(out))
     # stderr says only that the cluster's secrets were made (the first render of a fresh secrets folder), and the
     # profile's warnings (each with the line it points at)
     assert result.returncode == 0 and result.stdout == ""
@@ -168,7 +168,7 @@ def test_user_data_file_is_private(tmp_path):
 
 
 def test_build_writes_user_data_beside_kickstart(tmp_path):
-    result = run_gen("build", "profiles", "-o", str(tmp_path / "out"))
+    result = gen_in_process("build", "profiles", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     for name in ("master", "worker", "classic/master", "classic/worker"):
         assert (tmp_path / "out/http/ks" / f"{name}.ks").exists()
@@ -176,7 +176,7 @@ def test_build_writes_user_data_beside_kickstart(tmp_path):
 
 
 def test_validate_reports_size_and_the_ca_note():
-    result = run_gen("validate", "profiles/master.yaml", "profiles/worker.yaml")
+    result = gen_in_process("validate", "profiles/master.yaml", "profiles/worker.yaml")
     assert result.returncode == 0, result.stderr
     assert re.search(r"^profiles/master.yaml: note: user-data is \d+ bytes \(\d+ with --gzip\)$", result.stderr, re.M)
     assert "profiles/master.yaml: note: its Kickstart and user-data carry the cluster CA keys" in result.stderr

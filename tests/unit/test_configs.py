@@ -57,7 +57,7 @@ def test_kernel_settings_are_the_recipes():
         if line.strip() and not line.startswith("#"):
             key, value = (part.strip() for part in line.split("=", 1))
             sysctls[key] = value
-    # the recipe (seed 000) and kubeadm's preflight (bridge-nf-call-iptables, ip_forward)
+    # the classic recipe (profiles/classic) and kubeadm's preflight (bridge-nf-call-iptables, ip_forward)
     assert sysctls == {"net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1",
                        "net.ipv4.ip_forward": "1"}
     modules = [line for line in configs.modules_load().splitlines() if line and not line.startswith("#")]

@@ -1,7 +1,7 @@
 """Checks across the nodes of a build (generator/fleet.py): each mistake that used to pass `gen build` and
 `gen validate` silently, with the exact message at the file and line of the value to change."""
 
-from tests.support.common import ROOT, run_gen
+from tests.support.common import ROOT, gen_in_process
 
 from generator import verify
 from generator.kickstart import render_kickstart
@@ -21,7 +21,7 @@ def inventory(write_profile, *entries: str, settings: str = "", base: str = "pro
 
 def problems(*args: str) -> list[str]:
     """The errors a command that must refuse its input prints (not the notes, nor the lines shown under them)."""
-    result = run_gen(*args)
+    result = gen_in_process(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return [line for line in result.stderr.splitlines() if ": error: " in line]  # the problems, not their context
@@ -37,7 +37,7 @@ def build_many(paths, tmp_path) -> list[str]:
 
 def test_a_sound_inventory_builds(write_profile, tmp_path):
     path = inventory(write_profile, CP1, CP2, W1)
-    result = run_gen("build", str(path), "-o", str(tmp_path / "out"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
     assert sorted(p.name for p in (out / "http/ks").iterdir()) == ["cp1.ks", "cp2.ks", "w1.ks"]
@@ -182,7 +182,7 @@ def test_a_load_balancer_named_in_hosts_is_an_endpoint(write_profile, tmp_path):
                      base="profiles/cluster.yaml",
                      settings="kubernetes:\n  control_plane_endpoint: 192.168.122.50:6443\n"
                               "hosts:\n  - {ip: 192.168.122.50, names: [api.demo.example]}\n")
-    result = run_gen("build", str(path), "-o", str(tmp_path / "out"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
 
 
@@ -198,7 +198,7 @@ def test_pod_and_service_networks_overlapping_the_node_network(write_profile, tm
 
 
 def test_every_example_still_builds(tmp_path):
-    result = run_gen("build", "profiles", "-o", str(tmp_path / "out"))
+    result = gen_in_process("build", "profiles", "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
 
 

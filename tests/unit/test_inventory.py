@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.common import ROOT, need, run_gen
+from tests.support.common import ROOT, gen_in_process, need
 
 from generator import verify
 from generator.inventory import build_documents
@@ -19,7 +19,7 @@ CLOUD_INIT_PYTHON = "/usr/bin/python3"  # Debian's cloud-init 22.4 lives in the 
 
 
 def refused(*args: str) -> list[str]:
-    result = run_gen(*args)
+    result = gen_in_process(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return [line for line in result.stderr.splitlines() if ": error: " in line]  # the problems, not their context
@@ -69,7 +69,7 @@ def test_cloud_init_reads_the_network_config(write_profile, tmp_path):
         [CLOUD_INIT_PYTHON, "-c", "import cloudinit"], capture_output=True).returncode == 0, "cloud-init is not installed")
     path = write_profile("cluster.yaml", SETTINGS + "  nameservers: [192.168.122.1]\nnodes:\n"
                          "  - {hostname: w1, mac: '52:54:00:ab:cd:03', network: {device: enp1s0}, address: 192.168.122.21/24}\n")
-    assert run_gen("build", str(path), "-o", str(tmp_path / "out")).returncode == 0
+    assert gen_in_process("build", str(path), "-o", str(tmp_path / "out")).returncode == 0
     config = tmp_path / "out/cloud/w1.network-config"
     program = (
         "import json, os, sys, yaml\n"
@@ -88,7 +88,7 @@ def test_cloud_init_reads_the_network_config(write_profile, tmp_path):
 
 
 def test_no_mac_no_network_config(tmp_path):
-    assert run_gen("build", "profiles/worker.yaml", "-o", str(tmp_path)).returncode == 0
+    assert gen_in_process("build", "profiles/worker.yaml", "-o", str(tmp_path)).returncode == 0
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
         "cloud/worker.user-data", "http/ks/worker.ks", "manifest.json"]
 
@@ -167,7 +167,7 @@ def test_a_csv_outside_the_folder_is_not_read(write_profile, tmp_path):
 def test_the_example_fleet(tmp_path):
     """profiles/fleet: 3 control planes behind a virtual IP and 20 workers, some from CSV; pykickstart reads
     every Kickstart."""
-    result = run_gen("build", "profiles/fleet", "-o", str(tmp_path))
+    result = gen_in_process("build", "profiles/fleet", "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
     kickstarts = sorted(tmp_path.glob("http/ks/*.ks"))
     roles = [ks.read_text().splitlines()[0].split(": ")[1].split(" ")[0] for ks in kickstarts]
@@ -224,7 +224,7 @@ def test_import_a_kubespray_inventory(write_profile, tmp_path):
     hosts = write_profile("hosts.yaml", KUBESPRAY_HOSTS)
     write_profile("settings.yaml", (ROOT / "profiles/ha/cluster.yaml").read_text())
     out = tmp_path / "cluster.yaml"
-    result = run_gen("import", "kubespray", str(hosts), "--prefix", "24", "--extends", "settings.yaml", "-o", str(out))
+    result = gen_in_process("import", "kubespray", str(hosts), "--prefix", "24", "--extends", "settings.yaml", "-o", str(out))
     assert result.returncode == 0, result.stderr
     imported = yaml.safe_load(out.read_text())
     assert imported["cluster"] == {"first_control_plane": "node1"}
@@ -233,7 +233,7 @@ def test_import_a_kubespray_inventory(write_profile, tmp_path):
         {"hostname": "node2", "role": "control-plane", "address": "192.168.122.12/24"},
         {"hostname": "node3", "role": "worker", "address": "192.168.122.21/24", "mac": "52:54:00:aa:00:03"},
     ]
-    built = run_gen("build", str(out), "-o", str(tmp_path / "out"))
+    built = gen_in_process("build", str(out), "-o", str(tmp_path / "out"))
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "out/cloud/node3.network-config").exists()
 

@@ -1,6 +1,6 @@
 """The bootstrap sequence (generator.plan): which steps each kind of node runs, in which phase and order.
 
-The order constraints are the recipe's (seed 000) and the tools': kubeadm needs CRI-O running and the images
+The order constraints are the classic recipe's (profiles/classic) and the tools': kubeadm needs CRI-O running and the images
 pulled; the token and CA copies go only after kubeadm used them; a join waits for the API server.
 """
 

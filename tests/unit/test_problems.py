@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.support.common import run_gen
+from tests.support.common import gen_in_process
 
 CLUSTER = """\
 cluster:
@@ -51,7 +51,7 @@ def problem_lines(stderr: str) -> list[str]:
 
 def validate(folder, name: str, text: str, *options: str):
     (folder / name).write_text(text)
-    return run_gen("validate", *options, str(folder / name), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(folder / "s")})
+    return gen_in_process("validate", *options, str(folder / name), env={"K8S_FIRSTBOOT_SECRETS_DIR": str(folder / "s")})
 
 
 def test_five_independent_mistakes_are_reported_in_one_run(folder):
@@ -116,7 +116,7 @@ def test_the_offending_line_is_shown_with_a_caret_under_the_value(folder):
 
 def test_render_commands_print_warnings_on_stderr_only(folder, tmp_path):
     (folder / "w.yaml").write_text("extends: cluster.yaml\nrole: worker\nhostname: w1\n")
-    result = run_gen("ks", str(folder / "w.yaml"), "-o", str(tmp_path / "w.ks"),
+    result = gen_in_process("ks", str(folder / "w.yaml"), "-o", str(tmp_path / "w.ks"),
                      env={"K8S_FIRSTBOOT_SECRETS_DIR": str(folder / "s")})
     assert result.returncode == 0 and result.stdout == ""
     assert f"{folder / 'cluster.yaml'}:" not in result.stderr  # cluster.yaml sets no cni: the warning is the node's

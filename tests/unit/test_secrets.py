@@ -11,7 +11,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.support.common import ROOT, run_gen
+from tests.support.common import ROOT, gen_in_process
 from tests.support.rehearsal import openssl_ca_hash
 
 from generator import secrets
@@ -131,8 +131,8 @@ def re_delimiter(ks: str) -> str:
 def test_worker_then_master_in_separate_runs_agree(tmp_path):
     """Separate processes, worker first: the worker's token and hash match what the master carries."""
     env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path / "state")}
-    worker = run_gen("ks", "profiles/worker.yaml", env=env)
-    master = run_gen("ks", "profiles/master.yaml", env=env)
+    worker = gen_in_process("ks", "profiles/worker.yaml", env=env)
+    master = gen_in_process("ks", "profiles/master.yaml", env=env)
     assert worker.returncode == 0 and master.returncode == 0, worker.stderr + master.stderr
     join = _kickstart_config(worker.stdout)["JoinConfiguration"]["discovery"]["bootstrapToken"]
     init = _kickstart_config(master.stdout)["InitConfiguration"]
@@ -161,7 +161,7 @@ cluster: {{name: other, join: {{token: {token}, ca_cert_hash: "{digest}"}}}}
 
 def test_secrets_never_reach_stderr_or_the_post_log(tmp_path):
     env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
-    result = run_gen("ks", "profiles/master.yaml", env=env)
+    result = gen_in_process("ks", "profiles/master.yaml", env=env)
     made = secrets.load(tmp_path / "demo.secrets.yaml")
     assert made.token not in result.stderr and "PRIVATE KEY" not in result.stderr
     # the %post runs without xtrace, so its log holds no heredoc bodies or tokens
@@ -170,35 +170,33 @@ def test_secrets_never_reach_stderr_or_the_post_log(tmp_path):
 
 def test_token_renew_command_rerenders_with_the_new_token(tmp_path):
     env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)}
-    before = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
-    result = run_gen("token", "renew", "profiles/worker.yaml", env=env)
+    before = _kickstart_config(gen_in_process("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    result = gen_in_process("token", "renew", "profiles/worker.yaml", env=env)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     renewed = secrets.load(tmp_path / "demo.secrets.yaml")
     assert f"kubeadm token create {renewed.token} --ttl 24h" in result.stdout
-    after = _kickstart_config(run_gen("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
+    after = _kickstart_config(gen_in_process("ks", "profiles/worker.yaml", env=env).stdout)["JoinConfiguration"]
     assert after["discovery"]["bootstrapToken"]["token"] == renewed.token != before["discovery"]["bootstrapToken"]["token"]
     assert after["discovery"]["bootstrapToken"]["caCertHashes"] == before["discovery"]["bootstrapToken"]["caCertHashes"]
 
 
 def test_token_renew_without_secrets_is_exit_2(tmp_path):
-    result = run_gen("token", "renew", "profiles/worker.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
+    result = gen_in_process("token", "renew", "profiles/worker.yaml", env={"K8S_FIRSTBOOT_SECRETS_DIR": str(tmp_path)})
     assert result.returncode == 2 and "has no secrets file yet" in result.stderr and result.stdout == ""
 
 
 def test_plan_makes_no_secrets_and_rendering_says_when_it_does(tmp_path):
     """`gen plan` reads like a dry run: it makes nothing. The render that makes a cluster's CA says so, with the
     path: a render against another secrets folder would otherwise make a second CA without a word."""
-    from tests.support.common import run_gen
-
     folder = tmp_path / "state"
     env = {"K8S_FIRSTBOOT_SECRETS_DIR": str(folder)}
-    planned = run_gen("plan", "profiles/worker.yaml", env=env)
+    planned = gen_in_process("plan", "profiles/worker.yaml", env=env)
     assert planned.returncode == 0, planned.stderr
     assert not list(folder.glob("*.secrets.yaml")) if folder.exists() else True
     assert "profiles/worker.yaml: note: cluster demo has no secrets yet" in planned.stderr
     assert "nothing was made" in planned.stderr
-    made = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w.ks"), env=env)
+    made = gen_in_process("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w.ks"), env=env)
     assert made.returncode == 0, made.stderr
     assert f"made the secrets of cluster demo (CAs, bootstrap token) in {folder / 'demo.secrets.yaml'}" in made.stderr
-    again = run_gen("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w2.ks"), env=env)
+    again = gen_in_process("ks", "profiles/worker.yaml", "-o", str(tmp_path / "w2.ks"), env=env)
     assert "made the secrets" not in again.stderr
