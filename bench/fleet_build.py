@@ -35,6 +35,7 @@ GOAL_RATIO = 5  # issue 12: at most 5x the floor
 GOAL_RSS_MB = 200  # issue 12: peak RSS under 200 MB at 5000 nodes
 CONTROL_PLANES = 3
 SUFFIXES = (".ks", ".user-data", ".network-config")
+FOLDERS = {".ks": "http/ks", ".user-data": "cloud", ".network-config": "cloud"}  # where gen build puts each
 
 CLUSTER = """\
 cluster:
@@ -138,7 +139,7 @@ def floor_templates(built: Path, inventory: Path, target: Path) -> None:
     sources = {}
     for role, node in samples.items():
         for suffix in SUFFIXES:
-            text = (built / (node["hostname"] + suffix)).read_text()
+            text = (built / FOLDERS[suffix] / (node["hostname"] + suffix)).read_text()
             text = "{% raw %}" + text + "{% endraw %}"
             for key in ("hostname", "mac", "address"):
                 text = text.replace(node[key], "{% endraw %}{{ node." + key + " }}{% raw %}")
