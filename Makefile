@@ -19,9 +19,9 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q -n auto
 
-# the edit-test loop: tests/unit only (no sandbox rehearsals, no wheel build)
+# the edit-test loop: tests/unit without its slow sweeps (no sandbox rehearsals, no wheel build); make test runs all
 check: venv
-	$(BIN)/python -m pytest -q -n auto tests/unit
+	$(BIN)/python -m pytest -q -n auto -m "not slow" tests/unit
 
 # speed is measured against a floor taken in the same run, never asserted in a test
 bench: venv

@@ -147,6 +147,8 @@ def test_cloud_init_reads_a_cidata_seed(fleet, tmp_path):
 
 # --- what gen build says --------------------------------------------------------------------------------------
 
+
+@pytest.mark.slow  # gen validate on the 23-node fleet: ~15 s
 def test_warnings_are_printed_once_for_the_fleet(fleet):
     _, result, _ = fleet
     validate = gen_in_process("validate", "profiles/fleet/cluster.yaml")

@@ -88,6 +88,7 @@ def test_ks_writes_a_private_file(tmp_path):
     assert out.read_text().startswith("# Kickstart for worker1")
 
 
+@pytest.mark.slow  # every example through every real consumer: ~20 s
 def test_validate_examples_is_clean():
     result = gen_in_process("validate", *[str(p.relative_to(ROOT)) for p in (ROOT / "profiles").rglob("*.yaml")])
     assert result.returncode == 0, result.stderr

@@ -30,6 +30,7 @@ CLOUD_CONFIG = dict(sort_keys=False, default_flow_style=False, width=1 << 20, al
 KUBEADM = dict(sort_keys=False, default_flow_style=False)
 
 
+@pytest.mark.slow  # thousands of generated documents
 @pytest.mark.parametrize("dumper, twin, text, options", [
     (cloudinit._Dumper, cloudinit._CDumper, yamldump.UNFOLDED_TEXT, CLOUD_CONFIG),
     (yaml.SafeDumper, configs._CSafeDumper, yamldump.WORD, KUBEADM),
