@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.common import need
+from generator.pipeline import node_from_profile
+from generator.plan import plan
+from tests.support.common import ROOT, need
 from tests.support.rehearsal import DONE
 from tests.support.resilience import (STATUS, clear_faults, clone, boot, fast_profile, kickstart_for, normalized_snapshot,
                         rerun, run_post, status)
@@ -53,6 +55,18 @@ BOOT_CALLS = {
         "cleanup_secrets": [], "finish": [],
     },
 }
+
+# steps with no crash case: time_sync only waits (bounded) for the clock and never fails; a rerun waits again
+NOT_CRASHED = {"time_sync"}
+
+
+@pytest.mark.parametrize("profile", [MASTER, WORKER])
+def test_the_crash_tables_hold_every_step_the_plan_has(profile):
+    """A new step gets a crash case, or a line above saying why not."""
+    steps = plan(node_from_profile(ROOT / profile))
+    assert {s.name for s in steps if s.phase == "prepare"} == set(PREPARE_CALLS)
+    assert {s.name for s in steps if s.phase == "boot"} - NOT_CRASHED == set(BOOT_CALLS[profile])
+
 
 # (step, command, an argument that picks the call out) for every call that can fail for a passing reason:
 # the network steps of prepare and every boot step that runs a stand-in. selinux_apply is left out on
