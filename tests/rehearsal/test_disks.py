@@ -7,19 +7,13 @@ parsed by pykickstart together with the Kickstart, as Anaconda reads it after %p
 import pytest
 from pykickstart.constants import KS_SCRIPT_PRE
 
-from tests.support.common import need, run_gen
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from generator.verify import parse_kickstart, shellcheck_findings, shellcheck_tool
+from tests.support.common import need, run_gen
 from tests.support.sandbox import Sandbox, bwrap_available
+from tests.support.trees import DISK_PROFILE
 
-PROFILE = """\
-role: worker
-hostname: worker1
-os: {{distro: rocky, version: "9"{disk}}}
-kubernetes: {{version: "1.36", control_plane_endpoint: 192.168.122.10:6443}}
-users: {{root: {{password_hash: "$6$k8sfirstboot$B.1JteR1gldw1SouvTiglJgGOoRZwvLdzjgxoeDYiZ9Kh6oEsn984RLWAdI/dJ19WuFF9yeNn2GPdCIM3Wqs//"}}}}
-"""
 # lsblk -dn -o NAME,TYPE,RM,RO lines, the OEMDRV volume (blkid -L) and its parent disk (lsblk -ndo PKNAME)
 MACHINES = {
     "USB stick with the Kickstart first, then the VM disk": ("sda disk 1 0\nsr0 rom 1 0\nvda disk 0 0\nvdb disk 0 0\n",
@@ -47,7 +41,7 @@ def include_of(ks: str) -> str:
 
 
 def kickstart(write_profile, tmp_path, disk: str = "") -> tuple[str, str]:
-    node = node_from_profile(write_profile("w.yaml", PROFILE.format(disk=f", disk: {disk}" if disk else "")),
+    node = node_from_profile(write_profile("w.yaml", DISK_PROFILE.format(disk=f", disk: {disk}" if disk else "")),
                              tmp_path / "secrets")
     return render_kickstart(node), node.os.ks_handler
 
@@ -105,7 +99,7 @@ def test_every_kickstart_limits_what_it_erases(tmp_path, write_profile):
 
 def test_plan_says_which_disks_are_erased(tmp_path, write_profile):
     for disk, expected in (("", "the first disk found at install time"), ("sdb", "disk sdb only")):
-        path = write_profile(f"{disk or 'first'}/w.yaml", PROFILE.format(disk=f", disk: {disk}" if disk else ""))
+        path = write_profile(f"{disk or 'first'}/w.yaml", DISK_PROFILE.format(disk=f", disk: {disk}" if disk else ""))
         result = run_gen("plan", str(path), "--secrets-dir", str(tmp_path / "secrets"))
         assert result.returncode == 0, result.stderr
         line = next(l for l in result.stdout.splitlines() if l.startswith("Kickstart install erases:"))

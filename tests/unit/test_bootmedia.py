@@ -20,6 +20,7 @@ from generator import bootmedia
 from generator.kickstart import render_kickstart
 from generator.pipeline import node_from_profile
 from tests.support.common import need
+from tests.support.trees import DISK_PROFILE
 
 USER_DATA = b"#cloud-config\nhostname: w1\nruncmd:\n  - [echo, hello]\n"
 NETWORK_CONFIG = textwrap.dedent("""\
@@ -246,18 +247,9 @@ def test_cloud_init_reads_a_seed_without_network_config(tmp_path):
 
 # --- does the Kickstart's disk selection leave the OEMDRV stick alone? ----------------------------------------
 
-PROFILE = """\
-role: worker
-hostname: worker1
-os: {{distro: rocky, version: "9"{disk}}}
-kubernetes: {{version: "1.36", control_plane_endpoint: 192.168.122.10:6443}}
-users: {{root: {{password_hash: "$6$k8sfirstboot$B.1JteR1gldw1SouvTiglJgGOoRZwvLdzjgxoeDYiZ9Kh6oEsn984RLWAdI/dJ19WuFF9yeNn2GPdCIM3Wqs//"}}}}
-"""
-
-
 def rendered_kickstart(tmp_path: Path, disk: str = "") -> str:
     profile = tmp_path / "w.yaml"
-    profile.write_text(PROFILE.format(disk=f", disk: {json.dumps(disk)}" if disk else ""))
+    profile.write_text(DISK_PROFILE.format(disk=f", disk: {json.dumps(disk)}" if disk else ""))
     return render_kickstart(node_from_profile(profile, tmp_path / "secrets"))
 
 
