@@ -17,12 +17,12 @@ from generator.report import FORMATS, print_text
 DESCRIPTION = "Render Kickstart and cloud-init artifacts that bootstrap CRI-O + kubeadm nodes on first boot."
 
 
-def ks_command(profile: Path, output: Path | None, secrets_dir: Path | None):
+def ks_command(profile: Path, output: Path | None, secrets_dir: Path | None, node: str | None):
     """Kickstart for the node PROFILE describes."""
     from generator.kickstart import render_kickstart
     from generator.pipeline import node_from_profile
 
-    node = node_from_profile(profile, secrets_dir)
+    node = node_from_profile(profile, secrets_dir, node_name=node)
     write_artifact(output, render_kickstart(node))
     print_text(node.warnings)
 
@@ -35,14 +35,14 @@ def versions_command():
 
 
 def cloud_init_command(profile: Path, output: Path | None, secrets_dir: Path | None, gzip: bool, base64: bool,
-                       mime: bool, extra_script: list[Path]):
+                       mime: bool, extra_script: list[Path], node: str | None):
     """cloud-init user-data (#cloud-config) for the node PROFILE describes."""
     from generator.cloudinit import render_user_data
     from generator.pipeline import node_from_profile
     from generator.userdata import encode, mime_archive, read_script
 
     scripts = [read_script(path) for path in extra_script]  # bad input first: then nothing is made
-    node = node_from_profile(profile, secrets_dir)
+    node = node_from_profile(profile, secrets_dir, node_name=node)
     text = render_user_data(node)
     if mime or scripts:
         text = mime_archive(text, scripts)
@@ -50,7 +50,7 @@ def cloud_init_command(profile: Path, output: Path | None, secrets_dir: Path | N
     print_text(node.warnings)
 
 
-def plan_command(profile: Path, secrets_dir: Path | None):
+def plan_command(profile: Path, secrets_dir: Path | None, node: str | None):
     """The steps this host will run, phase by phase."""
     from generator.pipeline import node_from_profile
     from generator.kickstart import erased_disks
@@ -59,7 +59,7 @@ def plan_command(profile: Path, secrets_dir: Path | None):
     from generator.errors import Problem
     from generator.secrets import missing_note
 
-    node = node_from_profile(profile, secrets_dir, create_secrets=False)  # a dry run makes nothing
+    node = node_from_profile(profile, secrets_dir, create_secrets=False, node_name=node)  # a dry run makes nothing
     print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
           f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
     note = "" if node.join.from_profile else missing_note(node.cluster, secrets_dir)
@@ -172,6 +172,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="Where cluster secrets files live (default: $K8S_FIRSTBOOT_SECRETS_DIR, "
                               "else ~/.local/state/k8s-firstboot).")
 
+    def node(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--node", metavar="HOST",
+                         help="Of a cluster file that lists its nodes (nodes:, nodes_csv:), the node HOST.")
+
     def output(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("-o", "--output", type=Path, metavar="FILE", help="Write to this file (0600) instead of stdout.")
 
@@ -179,11 +183,13 @@ def _parser() -> argparse.ArgumentParser:
     ks.add_argument("profile", type=Path, metavar="PROFILE")
     output(ks)
     secrets_dir(ks)
+    node(ks)
 
     cloud_init = command("cloud-init", cloud_init_command)
     cloud_init.add_argument("profile", type=Path, metavar="PROFILE")
     output(cloud_init)
     secrets_dir(cloud_init)
+    node(cloud_init)
     cloud_init.add_argument("--gzip", action="store_true", help="gzip the user-data (cloud-init reads it; for size limits).")
     cloud_init.add_argument("--base64", action="store_true", help="base64 text (after --gzip), for APIs that want it encoded.")
     cloud_init.add_argument("--mime", action="store_true", help="A MIME multi-part archive (as cloud-init make-mime builds).")
@@ -193,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     plan = command("plan", plan_command)
     plan.add_argument("profile", type=Path, metavar="PROFILE")
     secrets_dir(plan)
+    node(plan)
 
     validate = command("validate", validate_command)
     validate.add_argument("profiles", type=Path, nargs="+", metavar="PROFILE")

@@ -8,11 +8,12 @@ CSV row.
 """
 
 import csv
+import difflib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import Problem, ProfileError
+from generator.errors import Problem, ProfileError, UsageError
 from generator.load import Document, KeyPath, _merge, load_profile, read_utf8
 from generator.pipeline import profile_problems
 
@@ -173,6 +174,31 @@ def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Prob
         else:
             checked.append(doc)
     return checked, problems
+
+
+def listed_node(doc: Document, hostname: str | None) -> Document:
+    """`gen ks|cloud-init|plan --node HOST`: the node HOST of a cluster file's list, checked. A profile that
+    lists no nodes is handed back as it is when no node is asked for (a node profile, or shared settings)."""
+    if not is_inventory(doc):
+        if hostname is None:
+            return doc
+        raise UsageError(f"{doc.files[0]}: --node picks one node of a cluster file that lists them (nodes: or "
+                         f"nodes_csv:); this file lists none: leave --node out")
+    key = ("nodes",) if "nodes" in doc.data else ("nodes_csv",)
+    if hostname is None:
+        raise ProfileError([doc.problem(key, "this cluster file lists its nodes: name one with --node HOST, or "
+                                             "render them all with gen build")])
+    nodes, problems = node_documents(doc)
+    chosen = [node for node in nodes if node.data.get("hostname") == hostname]
+    if not chosen:
+        names = [node.data["hostname"] for node in nodes if isinstance(node.data.get("hostname"), str)]
+        close = difflib.get_close_matches(hostname, names, 1)
+        listed = f"did you mean {close[0]}?" if close else f"it lists {', '.join(names[:6])}" + (", ..." if len(names) > 6 else "")
+        raise ProfileError(problems + [doc.problem(key, f"no node {hostname} in this list; {listed}")])
+    found = profile_problems(chosen[0], checked=doc.data)
+    if found:
+        raise ProfileError(found)
+    return chosen[0]
 
 
 def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:

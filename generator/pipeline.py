@@ -38,5 +38,12 @@ def node_from_document(doc: Document, secrets_dir: Path | None = None, create_se
     return resolve(doc, secrets_dir, create_secrets)
 
 
-def node_from_profile(path: Path | str, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:
-    return node_from_document(checked_profile(path), secrets_dir, create_secrets)
+def node_from_profile(path: Path | str, secrets_dir: Path | None = None, create_secrets: bool = True,
+                      node_name: str | None = None) -> Node:
+    """The node a profile describes; of a cluster file that lists its nodes, the one named node_name."""
+    doc = checked_profile(path)
+    if node_name is not None or not is_node_profile(doc):
+        from generator.inventory import listed_node  # a cluster file only: the CSV and inventory code
+
+        doc = listed_node(doc, node_name)
+    return node_from_document(doc, secrets_dir, create_secrets)

@@ -181,6 +181,31 @@ def test_the_example_fleet(tmp_path):
     assert "--drives=nvme0n1" in (tmp_path / "http/ks/k8s-w-gpu.ks").read_text()
 
 
+def test_one_node_of_a_list_renders_as_the_build_renders_it(tmp_path):
+    """gen ks/cloud-init/plan --node HOST: one node of a cluster file, the same bytes gen build writes for it."""
+    assert gen_in_process("build", "profiles/fleet", "-o", str(tmp_path / "out")).returncode == 0
+    for host in ("k8s-cp-02", "k8s-w-12"):  # a listed control plane, a worker from workers.csv
+        alone = gen_in_process("ks", "profiles/fleet/cluster.yaml", "--node", host, "-o", str(tmp_path / f"{host}.ks"))
+        assert alone.returncode == 0, alone.stderr
+        assert (tmp_path / f"{host}.ks").read_bytes() == (tmp_path / f"out/http/ks/{host}.ks").read_bytes()
+    planned = gen_in_process("plan", "profiles/fleet/cluster.yaml", "--node", "k8s-cp-02")
+    assert planned.stdout.startswith("k8s-cp-02: control-plane (join-control-plane) of cluster fleet")
+
+
+def test_a_list_without_node_or_with_an_unknown_one_says_which_to_name():
+    cluster = "profiles/fleet/cluster.yaml"
+    line = next(n for n, text in enumerate((ROOT / cluster).read_text().splitlines(), 1) if text == "nodes:")
+    bare = gen_in_process("cloud-init", cluster)
+    assert bare.returncode == 2 and bare.stdout == ""
+    assert bare.stderr.splitlines()[0] == (f"{cluster}:{line}: error: nodes: this cluster file lists its nodes: name one "
+                                           f"with --node HOST, or render them all with gen build")
+    typo = gen_in_process("ks", cluster, "--node", "k8s-cp-1")
+    assert typo.returncode == 2 and f"{cluster}:{line}: error: nodes: no node k8s-cp-1 in this list; did you mean " \
+        in typo.stderr
+    lone = gen_in_process("ks", "profiles/worker.yaml", "--node", "worker1")
+    assert lone.returncode == 2 and "--node picks one node of a cluster file that lists them" in lone.stderr
+
+
 KUBESPRAY_HOSTS = """\
 all:
   hosts:
