@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -142,6 +143,7 @@ def nested(depth: int, flow: bool) -> bytes:
     return b"role: worker\nos:\n" + b"".join(b" " * (i + 1) + b"k:\n" for i in range(depth)) + b" " * (depth + 1) + b"x\n"
 
 
+@pytest.mark.slow  # 150 generated profiles
 @settings(max_examples=150, **HYPOTHESIS)
 @given(mutated_profiles(), st.sampled_from(["ks", "plan"]))
 @example(("profiles/worker.yaml", nested(5000, flow=True)), "ks")
@@ -150,6 +152,7 @@ def test_mutated_profiles_exit_0_or_2(case, command):
     assert_contract(*run_profile(*case, command=command))
 
 
+@pytest.mark.slow  # 100 generated files
 @settings(max_examples=100, **HYPOTHESIS)
 @given(st.binary(max_size=200), st.sampled_from(["ks", "plan", "validate"]))
 @example(b"\xff\xfe", "ks")
