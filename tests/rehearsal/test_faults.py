@@ -15,7 +15,7 @@ import pytest
 from generator.pipeline import node_from_profile
 from generator.plan import plan
 from tests.support.common import ROOT, need
-from tests.support.rehearsal import DONE
+from tests.support.rehearsal import DONE, once_per_profile
 from tests.support.resilience import (STATUS, clear_faults, clone, boot, fast_profile, kickstart_for, normalized_snapshot,
                         rerun, run_post, status)
 from tests.support.sandbox import Sandbox, bwrap_available
@@ -145,14 +145,7 @@ class Node:
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    secrets_dir = tmp_path_factory.mktemp("secrets")
-    made = {}
-
-    def get(profile: str) -> Node:
-        if profile not in made:
-            made[profile] = Node(profile, tmp_path_factory.mktemp(Path(profile).stem), secrets_dir)
-        return made[profile]
-    return get
+    return once_per_profile(tmp_path_factory, Node)
 
 
 def calls_matching(lines: list[str], command: str, arg: str | None) -> list[str]:

@@ -12,7 +12,7 @@ import yaml
 
 from tests.support.common import ROOT, need
 from tests.support.rehearsal import (DONE, as_a_site_runs_it, in_order, kubeadm_documents, openssl_ca_hash, run_first_boot,
-                       run_kickstart_post, unit_exec_start)
+                                     once_per_profile, run_kickstart_post, unit_exec_start)
 from tests.support.sandbox import Sandbox, bwrap_available
 
 from generator.kickstart import render_kickstart
@@ -76,15 +76,7 @@ class Rehearsal:
 @pytest.fixture(scope="module")
 def rehearsed(tmp_path_factory):
     need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
-    secrets_dir = tmp_path_factory.mktemp("secrets")
-    done = {}
-
-    def rehearse(profile: str) -> Rehearsal:
-        if profile not in done:
-            done[profile] = Rehearsal(profile, tmp_path_factory.mktemp(Path(profile).stem), secrets_dir)
-        return done[profile]
-    rehearse.secrets_dir = secrets_dir
-    return rehearse
+    return once_per_profile(tmp_path_factory, Rehearsal)
 
 
 def version_of(r: Rehearsal) -> str:

@@ -115,3 +115,17 @@ def openssl_ca_hash(cert: Path) -> str:
 def kubeadm_documents(path: Path) -> dict[str, dict]:
     """A kubeadm config file's documents by kind."""
     return {d["kind"]: d for d in yaml.safe_load_all(path.read_text()) if d}
+
+
+def once_per_profile(tmp_path_factory, make):
+    """A module fixture's getter: make(profile, its own folder, the shared secrets folder) runs once per profile
+    (a sandboxed install and boot cost seconds); every test that asks for the profile again gets that result."""
+    secrets_dir = tmp_path_factory.mktemp("secrets")
+    made = {}
+
+    def get(profile: str):
+        if profile not in made:
+            made[profile] = make(profile, tmp_path_factory.mktemp(Path(profile).stem), secrets_dir)
+        return made[profile]
+    get.secrets_dir = secrets_dir
+    return get
