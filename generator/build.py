@@ -24,7 +24,7 @@ from pathlib import Path
 
 from generator import bootmedia, userdata
 from generator.cloudinit import render_user_data_from
-from generator.emit import write_artifact
+from generator.private import write_new
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import build_documents
@@ -86,13 +86,21 @@ class _Tree:
     """Writes files into the staging folder and records each in the manifest."""
 
     def __init__(self, root: Path):
-        self.root = root
+        self.root = root  # the staging folder of outtree.new_tree: ours alone until it is renamed into place
+        self.folders: set[Path] = {root}
         self.nodes: list[dict] = []
         self.shared: list[dict] = []
 
+    def write(self, path: str, payload: bytes, secret: bool) -> None:
+        target = self.root / path
+        if target.parent not in self.folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.add(target.parent)
+        write_new(target, payload, 0o600 if secret else 0o644)
+
     def put(self, entries: list[dict], path: str, data: str | bytes, purpose: str, secret: bool) -> None:
         payload = data.encode("utf-8") if isinstance(data, str) else data
-        write_artifact(self.root / path, payload, private=secret)
+        self.write(path, payload, secret)
         entries.append({"path": path, "purpose": purpose, "size": len(payload),
                         "sha256": hashlib.sha256(payload).hexdigest(), "secret": secret})
 
@@ -155,7 +163,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
         finally:
             progress.close()
         _write_pxe_tree(tree, pxe, members)
-        write_artifact(staging / MANIFEST, tree.manifest(), private=False)
+        tree.write(MANIFEST, tree.manifest().encode(), secret=False)
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
     notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
     return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from generator import configs, yamldump
+from generator.memo import Recent
 from generator.model import Node
 from generator.userdata import compress
 from generator.node_paths import CONFIG_DIR, DNF_CONF, DONE_MARKER, KUBEADM_CONFIG, SCRIPT_PATH, UNIT_PATH
@@ -46,15 +47,37 @@ _Dumper.add_representer(str, _str)
 _CDumper = yamldump.libyaml_twin(_Dumper)
 
 
-def dump(data: dict) -> str:
-    """YAML text of a cloud-config mapping: keys in the order given, lines never folded."""
+def _dump(data) -> str:
     return yamldump.dump(data, _Dumper, _CDumper, yamldump.UNFOLDED_TEXT, sort_keys=False,
                          default_flow_style=False, width=1 << 20, allow_unicode=True)
+
+
+_dump_remembered = yamldump.Remembered(_dump)
+
+
+def dump(data: dict) -> str:
+    """YAML text of a cloud-config mapping: keys in the order given, lines never folded.
+
+    Each top-level key and each write_files entry is dumped on its own and remembered, as the nodes of a fleet
+    share most of them: a block mapping's text is its keys' texts in order, and a block sequence's (not indented
+    under its key, PyYAML's style) its items' (tests/unit/test_yamldump.py compares with one dump of the whole)."""
+    if not data:
+        return _dump(data)
+    parts = []
+    for key, value in data.items():
+        if key == "write_files" and isinstance(value, list) and value:
+            parts.append("write_files:\n")
+            parts += [_dump_remembered([entry]) for entry in value]
+        else:
+            parts.append(_dump_remembered({key: value}))
+    # a part ending in a keep-chomped block (`|+`) ends its document with `...`; only the last part ends one
+    return "".join(part[:-4] if part.endswith("\n...\n") else part for part in parts[:-1]) + parts[-1]
 
 
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
 # script is two thirds of the user-data, and clouds cap it (EC2: 16 KiB); the node gets the same bytes
 PACKED_ABOVE = 4096
+_packed = Recent(16)  # by content: the bootstrap script is the same on every node of one shape
 
 
 def private_dirs(files: list[NodeFile]) -> list[str]:
@@ -85,7 +108,7 @@ def _write_file(f: NodeFile) -> dict:
         entry["permissions"] = f"{f.mode:04o}"
     if len(f.content) > PACKED_ABOVE:
         entry["encoding"] = "gz+b64"
-        entry["content"] = base64.b64encode(compress(f.content.encode("utf-8"))).decode("ascii")
+        entry["content"] = _packed.get(f.content, lambda: base64.b64encode(compress(f.content.encode())).decode("ascii"))
     else:
         entry["content"] = f.content
     return entry

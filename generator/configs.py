@@ -19,9 +19,13 @@ SYSCTLS = (
 _CSafeDumper = yamldump.libyaml_twin(yaml.SafeDumper)
 
 
+_dump_document = yamldump.Remembered(lambda document: yamldump.dump(
+    document, yaml.SafeDumper, _CSafeDumper, yamldump.WORD, sort_keys=False, default_flow_style=False))
+
+
 def dump_yaml_documents(documents: list[dict]) -> str:
-    return "---\n".join(yamldump.dump(d, yaml.SafeDumper, _CSafeDumper, yamldump.WORD, sort_keys=False,
-                                       default_flow_style=False) for d in documents)
+    # one by one, remembered: a fleet's nodes share their ClusterConfiguration and KubeletConfiguration
+    return "---\n".join(_dump_document(d) for d in documents)
 
 
 def _node_registration(node: Node) -> dict:

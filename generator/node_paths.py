@@ -11,6 +11,8 @@ CONFIG_DIR = "/etc/k8s-firstboot"
 STATE_DIR = "/var/lib/k8s-firstboot"       # the done marker, step records, downloads
 DONE_MARKER = f"{STATE_DIR}/done"          # the script's $DONE_MARKER, the unit's ConditionPathExists
 KUBEADM_CONFIG = f"{CONFIG_DIR}/kubeadm.yaml"
+NODE_NAME_FILE = f"{CONFIG_DIR}/node-name"  # the one per-host value the script reads: the script is the same on
+                                             # every node of one shape (one rendering, one compression)
 KUBEADM_IMAGES_CONFIG = f"{CONFIG_DIR}/kubeadm-images.yaml"
 HOSTS_BLOCK = f"{CONFIG_DIR}/hosts"
 RHSM_FILE = f"{CONFIG_DIR}/rhsm"

@@ -11,10 +11,12 @@ from pathlib import Path
 import jinja2
 
 from generator import TEMPLATES_DIR, configs, node_paths
+from generator.node_reads import NodeTemplate
 from generator.template_cache import bytecode_cache
 from generator.model import Node
 from generator.node_paths import (CRIO_DROPIN_PATH, DNF_PROXY_CONF, HOSTS_BLOCK, KEEPALIVED_CHECK, KEEPALIVED_CONF,
                                   KUBEADM_CONFIG, KUBEADM_IMAGES_CONFIG, KUBELET_SYSCONFIG_PATH, MODULES_LOAD_PATH,
+                                  NODE_NAME_FILE,
                                   PKI_DIR, PROXY_DROPIN_PATHS, PROXY_ENV, REGISTRIES_PATH, REPORT_CURLRC, RHSM_FILE,
                                   SCRIPT_PATH, SUDOERS_PATH, SYSCTL_PATH, UNIT_PATH)
 from generator.plan import TIME_SYNC_LIMIT, Step, plan
@@ -78,17 +80,26 @@ TEXT = _environment(shell=False)
 class RenderedStep:
     name: str
     phase: str
-    title: str
     body: str
+
+
+_STEP_TEMPLATES: dict[str, NodeTemplate] = {}
+_BOOTSTRAP = NodeTemplate(SHELL, "bootstrap.sh.j2")
+
+
+def _step_template(name: str) -> NodeTemplate:
+    template = _STEP_TEMPLATES.get(name)
+    if template is None:
+        template = _STEP_TEMPLATES[name] = NodeTemplate(SHELL, f"steps/{name}.sh.j2")
+    return template
 
 
 def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
     steps = steps if steps is not None else plan(node)
-    rendered = [
-        RenderedStep(s.name, s.phase, s.title, SHELL.get_template(f"steps/{s.name}.sh.j2").render(node=node).strip())
-        for s in steps
-    ]
-    return SHELL.get_template("bootstrap.sh.j2").render(node=node, steps=rendered, time_sync_limit=TIME_SYNC_LIMIT)
+    # each step once per distinct set of the node values it reads: a fleet's workers share most steps, and the
+    # script that holds them (it reads no host name) is the same on every node of one shape
+    rendered = tuple(RenderedStep(s.name, s.phase, _step_template(s.name).render(node).strip()) for s in steps)
+    return _BOOTSTRAP.render(node, steps=rendered, time_sync_limit=TIME_SYNC_LIMIT)
 
 
 def firstboot_unit(node: Node) -> str:
@@ -100,6 +111,7 @@ def node_files(node: Node) -> list[NodeFile]:
     files = [
         NodeFile(SCRIPT_PATH, bootstrap_script(node), 0o755),
         NodeFile(UNIT_PATH, firstboot_unit(node)),
+        NodeFile(NODE_NAME_FILE, f"{node.hostname}\n"),
     ]
     files += [NodeFile(r.path, configs.repo_file(r)) for r in node.repo_files]
     files += [

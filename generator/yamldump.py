@@ -9,8 +9,11 @@ compares both emitters on such data), and the pure-Python emitter otherwise or w
 """
 
 import re
+from collections.abc import Callable
 
 import yaml
+
+from generator.memo import Recent
 
 # text that both emitters write alike when lines are never folded (width far beyond any line): tabs, line
 # feeds and printable characters of the Basic Multilingual Plane, without the byte order mark
@@ -54,3 +57,25 @@ def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Patter
     """yaml.dump(data, Dumper=dumper, **options), written by libyaml (`twin`) when that gives the same text."""
     fast = twin is not None and libyaml_safe(data, text)
     return yaml.dump(data, Dumper=twin if fast else dumper, **options)
+
+
+def _frozen(data):
+    """A hashable stand-in for `data`, equal only for data of the same types, values and key order."""
+    if isinstance(data, dict):
+        return dict, tuple((_frozen(k), _frozen(v)) for k, v in data.items())
+    if isinstance(data, (list, tuple)):
+        return type(data), tuple(_frozen(v) for v in data)
+    return type(data), data
+
+
+
+class Remembered:
+    """`dump` for the last `size` distinct values it was given: the nodes of a fleet dump mostly equal data
+    (the same write_files entries, the same ClusterConfiguration), and equal data gives equal text."""
+
+    def __init__(self, dump: Callable[[object], str], size: int = 64):
+        self.dump = dump
+        self.recent = Recent(size)
+
+    def __call__(self, data) -> str:
+        return self.recent.get(_frozen(data), lambda: self.dump(data))

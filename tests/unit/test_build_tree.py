@@ -226,8 +226,8 @@ def test_a_failure_while_writing_keeps_the_previous_build(tmp_path, monkeypatch)
             raise OSError(28, "No space left on device")
         return write(*args, **kwargs)
 
-    write = build_module.write_artifact
-    monkeypatch.setattr(build_module, "write_artifact", fail_on_the_fifth)
+    write = build_module.write_new
+    monkeypatch.setattr(build_module, "write_new", fail_on_the_fifth)
     with pytest.raises(OSError):
         build_module.build([ROOT / "profiles/fleet"], out, tmp_path / "state")
     assert {name: (out / name).read_bytes() for name in files_on_disk(out)} == before

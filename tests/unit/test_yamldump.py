@@ -6,9 +6,11 @@ import random
 import pytest
 import yaml
 
-from generator import cloudinit, configs, yamldump
+from generator import cloudinit, configs, memo, yamldump
 from generator.build import build
-from tests.support.common import ROOT
+from generator.inventory import build_documents
+from generator.resolve import resolve
+from tests.support.common import ALL_PROFILES, ROOT
 
 pytestmark = pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML without libyaml")
 
@@ -66,6 +68,7 @@ def test_every_example_builds_to_the_same_bytes_with_and_without_libyaml(tmp_pat
     fast = {p.relative_to(tmp_path / "fast"): p.read_bytes()
             for p in build([ROOT / "profiles"], tmp_path / "fast").written}
     monkeypatch.setattr(yamldump, "libyaml_safe", lambda data, text: False)
+    memo.forget_all()  # what the fast build dumped must be dumped again
     pure = {p.relative_to(tmp_path / "pure"): p.read_bytes()
             for p in build([ROOT / "profiles"], tmp_path / "pure").written}
     assert fast == pure
@@ -76,3 +79,25 @@ def test_without_libyaml_the_pure_python_emitter_writes(monkeypatch):
     assert yamldump.libyaml_twin(yaml.SafeDumper) is None
     data = {"k": ["v", 1]}
     assert yamldump.dump(data, yaml.SafeDumper, None, yamldump.WORD) == yaml.safe_dump(data)
+
+
+def _example_cloud_configs(secrets_dir):
+    for profile in ALL_PROFILES:
+        entries, problems = build_documents(ROOT / profile, ROOT / profile)
+        assert not problems
+        yield from (cloudinit.cloud_config(resolve(entry.doc, secrets_dir)) for entry in entries)
+
+
+def test_a_cloud_config_dumped_in_parts_is_the_whole_dumped_at_once(tmp_path):
+    """cloudinit.dump writes each top-level key and each write_files entry on its own (remembered across nodes)."""
+    rnd = random.Random(3)
+    crafted = [{"write_files": [{"path": "/a", "content": _document(rnd, 40)["a"]} for _ in range(3)],
+                "runcmd": [["echo", _document(rnd, 20)["e"]]], "write_files_after": []} for _ in range(200)]
+    configs_seen = list(_example_cloud_configs(tmp_path)) + crafted + [{"write_files": []}]
+    for config in configs_seen + configs_seen[::-1]:  # parts dumped before, for another node, are taken again
+        assert cloudinit.dump(config) == yaml.dump(config, Dumper=cloudinit._Dumper, **CLOUD_CONFIG)
+
+
+def test_kubeadm_documents_dumped_one_by_one_are_what_one_dump_writes(tmp_path):
+    documents = [{"apiVersion": "v1", "kind": kind, "list": [{"a": i}]} for i, kind in enumerate("ABAB")]
+    assert configs.dump_yaml_documents(documents) == yaml.dump_all(documents, Dumper=yaml.SafeDumper, **KUBEADM)

@@ -1,0 +1,73 @@
+"""Templates rendered once per distinct set of the node values they read.
+
+The nodes of a fleet differ in a few fields (host name, address, MAC) and most step templates read none of
+them, so a build that renders each template once per distinct input spends a fraction of the template time.
+
+What a template reads comes from its syntax tree: every attribute chain that starts at the name `node`
+(`node.kube.version` reads that one value; a method call `node.kube.x()` reads `node.kube`). A template that
+uses `node` in any other way (passes it whole to a function, rebinds the name) reads all of it. Its output is
+then a function of those values alone: the other names it may use are module constants (`paths`), functions of
+their arguments (`configs`) and pure filters, which is what render.py gives the environment.
+"""
+
+import jinja2
+from jinja2 import nodes
+
+from generator.memo import Recent
+
+WHOLE_NODE = ((),)  # the read set of a template that uses `node` whole: the path () is the node itself
+RECENT = 16  # distinct inputs kept per template: the shapes of one fleet, not one entry per host name
+
+
+def node_reads(env: jinja2.Environment, name: str) -> tuple[tuple[str, ...], ...]:
+    """The attribute paths under `node` that template `name` reads, or WHOLE_NODE."""
+    source, _, _ = env.loader.get_source(env, name)
+    tree = env.parse(source)
+    parents = {}
+    for parent in tree.find_all(nodes.Node):
+        for child in parent.iter_child_nodes():
+            parents[id(child)] = parent
+    for child in tree.iter_child_nodes():
+        parents.setdefault(id(child), tree)
+    reads = set()
+    for name_node in tree.find_all(nodes.Name):
+        if name_node.name != "node":
+            continue
+        if name_node.ctx != "load":
+            return WHOLE_NODE
+        path, current = [], name_node
+        while isinstance(parents.get(id(current)), nodes.Getattr) and parents[id(current)].node is current:
+            current = parents[id(current)]
+            path.append(current.attr)
+        if isinstance(parents.get(id(current)), nodes.Call) and parents[id(current)].node is current and path:
+            path.pop()  # a method: what it returns depends on the object it belongs to
+        if not path:
+            return WHOLE_NODE
+        reads.add(tuple(path))
+    return tuple(sorted(reads))
+
+
+def _value(node, path: tuple[str, ...]):
+    for attr in path:
+        node = getattr(node, attr)
+    return node
+
+
+class NodeTemplate:
+    """A template of `env` rendered with node=... (and other values), its output kept for the last RECENT distinct
+    inputs."""
+
+    def __init__(self, env: jinja2.Environment, name: str):
+        self.template = env.get_template(name)
+        self.reads = node_reads(env, name)
+        self.recent = Recent(RECENT)
+
+    def render(self, node, **context) -> str:
+        """The template rendered with node=node and `context`, whose values are part of the key as they are."""
+        try:
+            # the type with each value: 1 == True, but a template writes them differently
+            key = tuple((type(v), v) for v in (_value(node, p) for p in self.reads)) + tuple(sorted(context.items()))
+            hash(key)
+        except (AttributeError, TypeError):  # a value it cannot key on: rendered as it is, as if not kept
+            return self.template.render(node=node, **context)
+        return self.recent.get(key, lambda: self.template.render(node=node, **context))
