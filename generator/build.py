@@ -10,8 +10,10 @@ its profile came from:
     media/<name>-oemdrv.iso      with --media: volume OEMDRV holding ks.cfg
     tftp/ dnsmasq/ README.txt    the PXE tree (generator/pxe.py) for nodes with a MAC and pxe: settings
 
-Nodes are rendered and written one at a time; only their manifest entries stay in memory. The folder is built
-beside the target and renamed into place (outtree.py), so a failed build leaves the previous one untouched.
+Nodes are rendered and written one at a time - shared among processes forked from this one when there are
+many (parallel.py; the bytes do not depend on how many) - and only their manifest entries stay in memory. The
+folder is built beside the target and renamed into place (outtree.py), so a failed build leaves the previous
+one untouched.
 """
 
 import hashlib
@@ -22,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import bootmedia, userdata
+from generator import bootmedia, parallel, userdata
 from generator.cloudinit import render_user_data_from
 from generator.private import write_new
 from generator.errors import Problem, ProfileError, UsageError
@@ -38,6 +40,8 @@ from generator.resolve import resolve
 from generator.serve import kickstart_path, plan_pxe
 
 MANIFEST_FORMAT = 1
+# below this many nodes a build stays in one process: forking and gathering would cost more than it saves
+PARALLEL_FROM = 100
 _DASHED_MAC = re.compile(r"[0-9a-f]{2}(-[0-9a-f]{2}){5}(?=(\.ipxe)?$)")  # at the end of the name
 
 
@@ -110,11 +114,29 @@ class _Tree:
 
 
 @dataclass
+class _NodeOutput:
+    """What writing one node gives the build: its manifest record and what it found, in that node's words."""
+    record: dict
+    warnings: tuple[Problem, ...]
+    oversize: list[tuple[userdata.Limit, int]]   # user-data limits it exceeds, with its delivered size
+    oemdrv: list[tuple[int, str]]                # (line, message) of its Kickstart's OEMDRV warnings
+
+
+@dataclass
 class _Findings:
     """What the build tells the user, gathered across nodes so an inventory says each thing once."""
     warnings: dict[Problem, None] = field(default_factory=dict)   # the nodes' own, in order, once each
     oversize: dict[userdata.Limit, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     oemdrv: dict[str, list[tuple[str, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, output: _NodeOutput) -> None:
+        self.warnings.update(dict.fromkeys(output.warnings))  # nodes that extend one file share its warnings
+        name = output.record["name"]
+        for limit, size in output.oversize:
+            self.oversize[limit].append((size, name))
+        for line, message in output.oemdrv:
+            if not self.oemdrv[message] or self.oemdrv[message][-1][0] != name:
+                self.oemdrv[message].append((name, line))
 
     def problems(self, out_dir: Path, gzip_it: bool) -> list[Problem]:
         found = list(self.warnings)
@@ -133,7 +155,8 @@ class _Findings:
 
 
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
-          gzip_it: bool = False, base64_it: bool = False) -> BuildReport:
+          gzip_it: bool = False, base64_it: bool = False, jobs: int | None = None) -> BuildReport:
+    """jobs: processes that render and write the nodes (default: one per CPU) once there are PARALLEL_FROM."""
     check_target(out_dir)  # before any work: a folder we would not replace is refused at once
     timestamp = _media_timestamp() if media else 0
     members, problems = [], []
@@ -153,15 +176,19 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
     findings = _Findings()
+    options = _Options(media, timestamp, gzip_it, base64_it)
     progress = Progress(len(members), "nodes")
+    jobs = parallel.usable_jobs(jobs) if len(members) >= PARALLEL_FROM else 1
     with new_tree(out_dir) as staging:
         tree = _Tree(staging)
         try:
-            for done, (member, name) in enumerate(members, 1):
-                _write_node(tree, member.node, name, media, timestamp, gzip_it, base64_it, findings)
-                progress.update(done)
+            outputs = parallel.ordered_map(lambda member: _write_node(tree, member[0].node, member[1], options),
+                                           members, jobs, progress.update)
         finally:
             progress.close()
+        for output in outputs:  # in the members' order, however many processes wrote them
+            tree.nodes.append(output.record)
+            findings.add(output)
         _write_pxe_tree(tree, pxe, members)
         tree.write(MANIFEST, tree.manifest().encode(), secret=False)
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
@@ -177,15 +204,22 @@ def _media_timestamp() -> int:
         raise UsageError(str(exc)) from None
 
 
-def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip_it: bool, base64_it: bool,
-                findings: _Findings) -> None:
+@dataclass(frozen=True)
+class _Options:
+    media: bool
+    timestamp: int
+    gzip_it: bool
+    base64_it: bool
+
+
+def _write_node(tree: _Tree, node, name: Path, options: _Options) -> _NodeOutput:
     files: list[dict] = []
     record = {"name": name.as_posix(), "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
     if node.network.mac:
         record["mac"] = node.network.mac
     record["files"] = files
-    tree.nodes.append(record)
-    findings.warnings.update(dict.fromkeys(node.warnings))  # nodes that extend one file share its warnings
+    output = _NodeOutput(record, node.warnings, [], [])
+    gzip_it, base64_it = options.gzip_it, options.base64_it
 
     rendered = node_files(node)  # once for both carriers
     kickstart = render_kickstart(node, rendered)
@@ -193,9 +227,7 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
                                                      "image", secret=True)
     user_data = render_user_data_from(node, rendered)
     delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
-    for limit in userdata.LIMITS:
-        if len(delivered) > limit.limit:
-            findings.oversize[limit].append((len(delivered), name.as_posix()))
+    output.oversize += [(limit, len(delivered)) for limit in userdata.LIMITS if len(delivered) > limit.limit]
     encodings = ", gzip" * gzip_it + ", base64" * base64_it
     # base64 last, as `gen cloud-init --gzip --base64` does: it is only the API's transport
     payload = userdata.encode(user_data, gzip_it=gzip_it, base64_it=True) if base64_it else delivered
@@ -205,8 +237,9 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
     if network_config is not None:
         tree.put(files, f"cloud/{name.as_posix()}.network-config", network_config,
                  "cloud-init network-config v2, matching the MAC", secret=False)
-    if not media:
-        return
+    if not options.media:
+        return output
+    timestamp = options.timestamp
     meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
     seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
                                 network_config.encode() if network_config is not None else None, timestamp=timestamp)
@@ -214,9 +247,8 @@ def _write_node(tree: _Tree, node, name: Path, media: bool, timestamp: int, gzip
              "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
     tree.put(files, f"media/{name.as_posix()}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
              "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
-    for line, message in bootmedia.oemdrv_disk_warnings(kickstart):
-        if not findings.oemdrv[message] or findings.oemdrv[message][-1][0] != name.as_posix():
-            findings.oemdrv[message].append((name.as_posix(), line))
+    output.oemdrv += bootmedia.oemdrv_disk_warnings(kickstart)
+    return output
 
 
 PXE_PURPOSES = {

@@ -94,11 +94,12 @@ def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: boo
     return report.exit_code(problems)
 
 
-def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, media: bool, gzip: bool, base64: bool):
+def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, media: bool, gzip: bool, base64: bool,
+                  jobs: int | None):
     """Every node profile under PATHs into DIR: Kickstarts, user-data, a PXE tree, boot media, a manifest."""
     from generator.build import build
 
-    report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64)
+    report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64, jobs=jobs)
     print_text(report.problems)
     print(report.summary)
 
@@ -146,6 +147,12 @@ class _PrintVersion(argparse.Action):
 def _prefix_length(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 32:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 prefix length (1 to 32), e.g. 24")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more), e.g. 2")
     return int(text)
 
 
@@ -217,6 +224,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="Also a cidata (NoCloud) and an OEMDRV (Kickstart) ISO per node, in media/.")
     build.add_argument("--gzip", action="store_true", help="gzip the user-data files (cloud-init reads it; for size limits).")
     build.add_argument("--base64", action="store_true", help="base64 text user-data (after --gzip), for APIs that want it.")
+    build.add_argument("-j", "--jobs", type=_positive, metavar="N",
+                       help="Processes that render the nodes of a large build (default: one per CPU, at most 8).")
 
     importer = commands.add_parser("import", help="Make a cluster file from another tool's inventory.",
                                    description="Make a cluster file from another tool's inventory.")

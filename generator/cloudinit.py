@@ -56,22 +56,9 @@ _dump_remembered = yamldump.Remembered(_dump)
 
 
 def dump(data: dict) -> str:
-    """YAML text of a cloud-config mapping: keys in the order given, lines never folded.
-
-    Each top-level key and each write_files entry is dumped on its own and remembered, as the nodes of a fleet
-    share most of them: a block mapping's text is its keys' texts in order, and a block sequence's (not indented
-    under its key, PyYAML's style) its items' (tests/unit/test_yamldump.py compares with one dump of the whole)."""
-    if not data:
-        return _dump(data)
-    parts = []
-    for key, value in data.items():
-        if key == "write_files" and isinstance(value, list) and value:
-            parts.append("write_files:\n")
-            parts += [_dump_remembered([entry]) for entry in value]
-        else:
-            parts.append(_dump_remembered({key: value}))
-    # a part ending in a keep-chomped block (`|+`) ends its document with `...`; only the last part ends one
-    return "".join(part[:-4] if part.endswith("\n...\n") else part for part in parts[:-1]) + parts[-1]
+    """YAML text of a cloud-config mapping: keys in the order given, lines never folded. Each top-level key and
+    each write_files entry is dumped alone and remembered: the nodes of a fleet share most of them."""
+    return _dump_remembered.mapping(data, by_item=("write_files",))
 
 
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap

@@ -25,7 +25,7 @@ _dump_document = yamldump.Remembered(lambda document: yamldump.dump(
 
 def dump_yaml_documents(documents: list[dict]) -> str:
     # one by one, remembered: a fleet's nodes share their ClusterConfiguration and KubeletConfiguration
-    return "---\n".join(_dump_document(d) for d in documents)
+    return "---\n".join(_dump_document.mapping(d) for d in documents)
 
 
 def _node_registration(node: Node) -> dict:

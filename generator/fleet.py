@@ -11,6 +11,7 @@ import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
 
+from generator import ipv4
 from generator.errors import Problem
 from generator.load import Document
 from generator.model import Node
@@ -37,14 +38,14 @@ def same_host(a: str, b: str) -> bool:
 
 def _interface(data: dict) -> ipaddress.IPv4Interface | None:
     try:
-        return ipaddress.IPv4Interface(_get(data, "network", "address"))
+        return ipv4.interface(_get(data, "network", "address"))
     except (ValueError, TypeError):
         return None
 
 
 def _ip(value) -> ipaddress.IPv4Address | None:
     try:
-        return ipaddress.IPv4Address(value)
+        return ipv4.address(value)
     except (ValueError, TypeError):
         return None
 
@@ -101,7 +102,7 @@ def node_problems(doc: Document) -> list[Problem]:
     if interface:
         for key in ("pod_cidr", "service_cidr"):
             try:
-                network = ipaddress.IPv4Network(_get(data, "kubernetes", key))
+                network = ipv4.network(_get(data, "kubernetes", key))
             except (ValueError, TypeError):
                 continue
             if interface.network.overlaps(network) and interface.ip not in network:  # rules.py reports the other case
@@ -128,7 +129,7 @@ class FleetNode:
 
     @property
     def address(self) -> str:
-        return str(ipaddress.IPv4Interface(self.node.network.address).ip) if self.node.network.address else ""
+        return str(ipv4.interface(self.node.network.address).ip) if self.node.network.address else ""
 
     @property
     def is_control_plane(self) -> bool:

@@ -66,8 +66,7 @@ def _node_document(base: Document, entry: dict, origins: dict, display: str, whe
             _set(entry, origins, ("network", "bootproto"), "static", shortcut_where)
     entry.setdefault("role", DEFAULT_ROLE)
     origins.setdefault(("role",), where)
-    data, merged_origins = _merge(base.data, base.origins, entry, origins)
-    merged_origins[()] = where
+    data, merged_origins = _merge(base.data, base.origins, entry, origins, where)
     return Document(data, merged_origins, [display] + [f for f in base.files if f != display])
 
 

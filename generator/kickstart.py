@@ -1,7 +1,7 @@
 """The Kickstart carrier: an unattended install whose %post installs and prepares the bootstrap."""
 
-import ipaddress
 
+from generator import ipv4
 from generator.model import Node
 from generator.render import TEXT, NodeFile, node_files
 
@@ -35,7 +35,7 @@ def render_kickstart(node: Node, files: list[NodeFile] | None = None) -> str:
             raise ValueError(f"{f.path}: embedded files must end with a newline")
     static = None
     if node.network.bootproto == "static":
-        iface = ipaddress.IPv4Interface(node.network.address)
+        iface = ipv4.interface(node.network.address)
         static = {"ip": str(iface.ip), "netmask": str(iface.netmask)}
     return TEXT.get_template("kickstart.ks.j2").render(node=node, files=files, static=static,
                                                        delimiter=heredoc_delimiter(files), disk_include=DISK_INCLUDE)

@@ -7,6 +7,7 @@ everything else is replaced by the child), so role profiles can share one cluste
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Document:
     """A loaded profile: plain data plus where each value came from."""
 
     data: dict
-    origins: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+    origins: Mapping[KeyPath, tuple[str, int]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # each file's text, for the line a problem shows
 
@@ -295,20 +296,55 @@ def load_text(path: Path, display: str | None = None) -> tuple[dict, dict[KeyPat
     return data, builder.origins, text
 
 
-def _merge(base: dict, base_origins: dict, child: dict, child_origins: dict, path: KeyPath = ()):
+class LayeredOrigins(Mapping):
+    """The origins of a merged document: the child's own over its base's, less the base's under the subtrees
+    the child replaced. The base is shared, not copied: the nodes a cluster file lists hold only their own."""
+
+    def __init__(self, own: dict, base: Mapping, replaced: frozenset):
+        self.own, self.base, self.replaced = own, base, replaced
+
+    def _hidden(self, path: KeyPath) -> bool:
+        return any(path[:depth] in self.replaced for depth in range(1, len(path) + 1))
+
+    def __getitem__(self, path: KeyPath) -> tuple[str, int]:
+        if path in self.own:
+            return self.own[path]
+        if self._hidden(path):
+            raise KeyError(path)
+        return self.base[path]
+
+    def __contains__(self, path) -> bool:
+        return path in self.own or (path in self.base and not self._hidden(path))
+
+    def __iter__(self):
+        yield from self.own
+        yield from (path for path in self.base if path not in self.own and not self._hidden(path))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _merge_data(base: dict, child: dict, path: KeyPath, replaced: set) -> dict:
     merged = dict(base)
-    origins = {p: o for p, o in base_origins.items()}
     for key, value in child.items():
         sub = path + (key,)
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key], origins = _merge(merged[key], origins, value, child_origins, sub)
-            origins[sub] = child_origins[sub]
-            continue
-        # the child replaces this subtree: drop the parent's origins below it
-        origins = {p: o for p, o in origins.items() if p[: len(sub)] != sub}
-        origins.update({p: o for p, o in child_origins.items() if p[: len(sub)] == sub})
-        merged[key] = value
-    return merged, origins
+            merged[key] = _merge_data(merged[key], value, sub, replaced)
+        else:
+            merged[key] = value  # the child replaces this subtree: the parent's origins below it go
+            replaced.add(sub)
+    return merged
+
+
+def _merge(base: dict, base_origins: Mapping, child: dict, child_origins: dict,
+           root: tuple[str, int]) -> tuple[dict, LayeredOrigins]:
+    """The child's data over its base's, mappings merged key by key, and where each value came from (the
+    document itself: `root`)."""
+    replaced: set = set()
+    merged = _merge_data(base, child, (), replaced)
+    own = {p: o for p, o in child_origins.items() if p}
+    own[()] = root
+    return merged, LayeredOrigins(own, base_origins, frozenset(replaced))
 
 
 def _parent_profile(ref, path: Path, tree: Path, where: tuple[str, int]) -> Path:
@@ -353,6 +389,5 @@ def load_profile(path: Path | str, _chain: tuple[Path, ...] = (), _tree: Path | 
         cycle = " -> ".join(p.name for p in chain + (parent_path.resolve(),))
         raise ProfileError([Problem(*where, "extends", f"extends cycle: {cycle}")])
     parent = load_profile(parent_path, chain, tree)
-    merged, merged_origins = _merge(parent.data, parent.origins, data, origins)
-    merged_origins[()] = (display, 1)
+    merged, merged_origins = _merge(parent.data, parent.origins, data, origins, (display, 1))
     return Document(merged, merged_origins, files + parent.files, {display: text, **parent.texts})

@@ -7,9 +7,9 @@ network_state parser turns `addresses`, `routes` and `nameservers` into the dist
 NetworkManager keyfiles on EL).
 """
 
-import ipaddress
 import re
 
+from generator import ipv4
 from generator.cloudinit import dump
 from generator.model import Node
 
@@ -30,7 +30,7 @@ def network_config(node: Node) -> dict | None:
         interface["set-name"] = net.device
     if net.bootproto == "static":
         interface["dhcp4"] = False
-        interface["addresses"] = [str(ipaddress.IPv4Interface(net.address))]
+        interface["addresses"] = [str(ipv4.interface(net.address))]
         if net.gateway:
             interface["routes"] = [{"to": "0.0.0.0/0", "via": net.gateway}]
     else:

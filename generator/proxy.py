@@ -15,7 +15,7 @@ import dataclasses
 import ipaddress
 from urllib.parse import unquote, urlsplit
 
-from generator import releases
+from generator import ipv4, releases
 from generator.model import HostEntry, KubeSpec, Proxy, RepoFile
 
 # the first libcurl that honours CIDR entries in no_proxy (curl's CURLOPT_NOPROXY documentation)
@@ -58,7 +58,7 @@ def cluster_destinations(kube: KubeSpec, hostname: str, interface: str, hosts: t
     """
     address = subnet = ""
     if interface:
-        address, subnet = str(ipaddress.IPv4Interface(interface).ip), str(ipaddress.IPv4Interface(interface).network)
+        address, subnet = str(ipv4.interface(interface).ip), str(ipv4.interface(interface).network)
     own = ["localhost", "127.0.0.1", hostname, hostname.split(".")[0], address, kube.endpoint_host, virtual_ip]
     for entry in hosts:  # the other nodes, by address and by every name: the API server reaches their kubelets
         own += [entry.ip, *entry.names]

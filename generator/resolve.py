@@ -1,10 +1,9 @@
 """Profile + defaults + release knowledge + cluster secrets -> a frozen Node."""
 
 import dataclasses
-import ipaddress
 from pathlib import Path
 
-from generator import releases, secrets
+from generator import ipv4, releases, secrets
 from generator.errors import Problem
 from generator.load import Document, file_label
 from generator import airgap, proxy, trust
@@ -180,7 +179,7 @@ def _kube(k: dict, net: dict, images: str, release: dict, cni_entry: dict) -> Ku
     """Kubernetes and CRI-O settings: the profile's, else the release data's for this minor."""
     minor = releases.minor_of(k["version"])
     endpoint_host, endpoint_port = _endpoint(k["control_plane_endpoint"])
-    address = str(ipaddress.IPv4Interface(net["address"]).ip) if net.get("address") else ""
+    address = str(ipv4.interface(net["address"]).ip) if net.get("address") else ""
     return KubeSpec(
         minor=minor, version=k["version"] if k["version"].count(".") == 2 else release["latest_patch"],
         kubeadm_api=release["kubeadm_api"],

@@ -7,7 +7,7 @@ and rule problems together; a rule reads values with _get and checks their type 
 import ipaddress
 from pathlib import Path
 
-from generator import fleet, releases
+from generator import fleet, ipv4, releases
 from generator.defaults import pick, schema_default
 from generator.errors import Problem, ProfileError
 from generator.load import Document, KeyPath, dotted, load_file
@@ -35,11 +35,11 @@ def _network(doc: Document, path: tuple, problems: list[Problem]):
     if value is None:
         return None
     try:
-        return ipaddress.IPv4Network(value)
+        return ipv4.network(value)
     except ValueError as exc:
         hint = ""
         try:
-            hint = f"; did you mean {ipaddress.IPv4Network(value, strict=False)}?"
+            hint = f"; did you mean {ipv4.network(value, strict=False)}?"
         except ValueError:
             pass
         problems.append(doc.problem(path, f"{value!r} is not a valid IPv4 network ({exc}){hint}"))
@@ -51,7 +51,7 @@ def _address(doc: Document, path: tuple, problems: list[Problem]):
     if value is None:
         return None
     try:
-        return ipaddress.IPv4Address(value)
+        return ipv4.address(value)
     except ValueError as exc:
         problems.append(doc.problem(path, f"{value!r} is not a valid IPv4 address ({exc})"))
         return None
@@ -142,7 +142,7 @@ def rule_problems(doc: Document, refused: frozenset[KeyPath] = frozenset()) -> l
     address = _get(data, ("network", "address"))
     if address is not None:
         try:
-            node_ip = ipaddress.IPv4Interface(address).ip
+            node_ip = ipv4.interface(address).ip
         except ValueError as exc:
             problems.append(doc.problem(("network", "address"), f"{address!r} is not an address with prefix ({exc})"))
     if _get(data, ("network", "bootproto")) == "static" and _absent(doc, ("network", "address"), refused):
@@ -201,7 +201,7 @@ def _overlap(doc: Document, pod: ipaddress.IPv4Network, service: ipaddress.IPv4N
     taken = [pod, service]
     node = _get(doc.data, ("network", "address"))
     try:
-        taken.append(ipaddress.IPv4Interface(node).network if isinstance(node, str) else None)
+        taken.append(ipv4.interface(node).network if isinstance(node, str) else None)
     except ValueError:
         pass
     free = [r for r in map(ipaddress.IPv4Network, SERVICE_RANGES) if not any(t and r.overlaps(t) for t in taken)]

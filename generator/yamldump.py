@@ -59,23 +59,55 @@ def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Patter
     return yaml.dump(data, Dumper=twin if fast else dumper, **options)
 
 
-def _frozen(data):
-    """A hashable stand-in for `data`, equal only for data of the same types, values and key order."""
+def _frozen(data, containers: set[int]):
+    """A hashable stand-in for `data`, equal only for data of the same types, values and key order; the ids of
+    the mappings and lists met are added to `containers` (an object met twice raises ValueError)."""
+    if isinstance(data, (dict, list)):
+        if id(data) in containers:
+            raise ValueError("shared")  # PyYAML writes an anchor and an alias for it: dump the whole
+        containers.add(id(data))
     if isinstance(data, dict):
-        return dict, tuple((_frozen(k), _frozen(v)) for k, v in data.items())
+        return dict, tuple((_frozen(k, containers), _frozen(v, containers)) for k, v in data.items())
     if isinstance(data, (list, tuple)):
-        return type(data), tuple(_frozen(v) for v in data)
+        return type(data), tuple(_frozen(v, containers) for v in data)
     return type(data), data
-
 
 
 class Remembered:
     """`dump` for the last `size` distinct values it was given: the nodes of a fleet dump mostly equal data
-    (the same write_files entries, the same ClusterConfiguration), and equal data gives equal text."""
+    (the same write_files entries, the same ClusterConfiguration), and equal data gives equal text.
+
+    mapping() writes a block mapping key by key (and the items of the lists named in `by_item` one by one), each
+    part remembered: a block mapping's text is its keys' texts in order, and a block sequence's, not indented
+    under its key in PyYAML's style, its items' (tests/unit/test_yamldump.py compares with one dump of the whole).
+    Data holding one mapping or list twice is dumped whole: PyYAML ties the two with an anchor."""
 
     def __init__(self, dump: Callable[[object], str], size: int = 64):
         self.dump = dump
         self.recent = Recent(size)
 
     def __call__(self, data) -> str:
-        return self.recent.get(_frozen(data), lambda: self.dump(data))
+        try:
+            key = _frozen(data, set())
+        except ValueError:
+            return self.dump(data)
+        return self.recent.get(key, lambda: self.dump(data))
+
+    def mapping(self, data: dict, by_item: tuple[str, ...] = ()) -> str:
+        containers: set[int] = set()
+        try:
+            keys = [_frozen(value, containers) for value in data.values()]
+        except ValueError:
+            return self.dump(data)
+        if not data:
+            return self.dump(data)
+        parts = []
+        for (name, value), key in zip(data.items(), keys):
+            if name in by_item and isinstance(value, list) and value:
+                parts.append(self.recent.get((dict, name, list), lambda: self.dump({name: []}).removesuffix(" []\n") + "\n"))
+                parts += [self.recent.get((list, item), lambda: self.dump([value[i]]))
+                          for i, item in enumerate(key[1])]
+            else:
+                parts.append(self.recent.get((dict, (((type(name), name), key),)), lambda: self.dump({name: value})))
+        # a part ending in a keep-chomped block (`|+`) ends its document with `...`; only the last part ends one
+        return "".join(part[:-4] if part.endswith("\n...\n") else part for part in parts[:-1]) + parts[-1]

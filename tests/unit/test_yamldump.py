@@ -98,6 +98,17 @@ def test_a_cloud_config_dumped_in_parts_is_the_whole_dumped_at_once(tmp_path):
         assert cloudinit.dump(config) == yaml.dump(config, Dumper=cloudinit._Dumper, **CLOUD_CONFIG)
 
 
-def test_kubeadm_documents_dumped_one_by_one_are_what_one_dump_writes(tmp_path):
+def test_kubeadm_documents_dumped_key_by_key_are_what_one_dump_writes():
     documents = [{"apiVersion": "v1", "kind": kind, "list": [{"a": i}]} for i, kind in enumerate("ABAB")]
     assert configs.dump_yaml_documents(documents) == yaml.dump_all(documents, Dumper=yaml.SafeDumper, **KUBEADM)
+    rnd = random.Random(5)
+    fuzzed = [_document(rnd, rnd.choice((8, 40, 200))) for _ in range(300)]
+    for document in fuzzed + fuzzed[::-1]:
+        assert configs.dump_yaml_documents([document]) == yaml.dump(document, Dumper=yaml.SafeDumper, **KUBEADM)
+
+
+def test_data_holding_one_list_twice_is_dumped_whole_with_its_anchor():
+    shared = ["a", "b"]
+    data = {"x": shared, "y": {"z": shared}}
+    whole = yaml.dump(data, Dumper=cloudinit._Dumper, **CLOUD_CONFIG)
+    assert "&id001" in whole and cloudinit.dump(data) == whole
