@@ -29,14 +29,17 @@ from generator.cloudinit import render_user_data_from
 from generator.private import write_new
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
-from generator.inventory import build_documents
+from generator.inventory import BuildEntries, build_entries
+from generator.model import Node
+from generator.pipeline import profile_problems
 from generator.kickstart import render_kickstart
+from generator.memo import share_equal_fields
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
 from generator.progress import Progress
 from generator.pxe import PxeError
 from generator.render import node_files
-from generator.resolve import resolve
+from generator.resolve import makes_secrets, resolve
 from generator.serve import kickstart_path, plan_pxe
 
 MANIFEST_FORMAT = 1
@@ -159,15 +162,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     """jobs: processes that render and write the nodes (default: one per CPU) once there are PARALLEL_FROM."""
     check_target(out_dir)  # before any work: a folder we would not replace is refused at once
     timestamp = _media_timestamp() if media else 0
-    members, problems = [], []
-    for profile, relative in find_profiles(paths):
-        try:
-            entries, failed = build_documents(profile, relative)
-        except ProfileError as exc:
-            problems += exc.problems
-            continue
-        problems += failed
-        members += [(FleetNode(entry.doc, resolve(entry.doc, secrets_dir)), entry.name) for entry in entries]
+    members, problems = _checked_members(find_profiles(paths), secrets_dir, jobs)
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([member for member, _ in members], complete=not problems)
     problems += _same_targets(members)
@@ -178,7 +173,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     findings = _Findings()
     options = _Options(media, timestamp, gzip_it, base64_it)
     progress = Progress(len(members), "nodes")
-    jobs = parallel.usable_jobs(jobs) if len(members) >= PARALLEL_FROM else 1
+    jobs = _jobs_for(len(members), jobs)
     with new_tree(out_dir) as staging:
         tree = _Tree(staging)
         try:
@@ -195,6 +190,46 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
     return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,
                        _summary(out_dir, members, media, len(pxe.entries)))
+
+
+def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None,
+                     jobs: int | None) -> tuple[list[tuple[FleetNode, Path]], list[Problem]]:
+    """Every node of the build, checked and resolved, with the name of its artifacts; and every problem found.
+
+    A cluster file's listed nodes are checked and resolved in several processes when there are many; a node
+    whose cluster secrets do not exist yet is resolved here, once the others are done, so the file is made once
+    and no process reads it half-written."""
+    found = []  # per file: its entries, or the problems that made it fail as a whole
+    for profile, relative in profiles:
+        try:
+            found.append(build_entries(profile, relative))
+        except ProfileError as exc:
+            found.append(BuildEntries([], exc.problems, None))
+    work = [(entry, held.checked_with) for held in found for entry in held.entries]
+
+    def check_and_resolve(item) -> tuple[list[Problem], Node | None]:
+        entry, checked_with = item
+        failed = profile_problems(entry.doc, checked=checked_with) if checked_with is not None else []
+        if failed or makes_secrets(entry.doc, secrets_dir):
+            return failed, None
+        return [], resolve(entry.doc, secrets_dir)
+
+    results = iter(parallel.ordered_map(check_and_resolve, work, _jobs_for(len(work), jobs)))
+    members, problems = [], []
+    parts: dict = {}  # the nodes' equal parts, held once (memo.share_equal_fields)
+    for held in found:  # the problems in the order of the files, entries and rows
+        problems += held.problems
+        for entry in held.entries:
+            failed, node = next(results)
+            problems += failed
+            if not failed:
+                node = share_equal_fields(node or resolve(entry.doc, secrets_dir), parts)
+                members.append((FleetNode(entry.doc, node), entry.name))
+    return members, problems
+
+
+def _jobs_for(nodes: int, requested: int | None) -> int:
+    return parallel.usable_jobs(requested) if nodes >= PARALLEL_FROM else 1
 
 
 def _media_timestamp() -> int:

@@ -161,20 +161,6 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
     return nodes, problems
 
 
-def checked_node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
-    """The listed nodes that pass the schema and the rules, and every problem of the others (`cluster` passed
-    check_schema itself)."""
-    checked = []
-    nodes, problems = node_documents(cluster)
-    for doc in nodes:
-        found = profile_problems(doc, checked=cluster.data)  # inherited values passed with the cluster file
-        if found:
-            problems += found
-        else:
-            checked.append(doc)
-    return checked, problems
-
-
 def listed_node(doc: Document, hostname: str | None) -> Document:
     """`gen ks|cloud-init|plan --node HOST`: the node HOST of a cluster file's list, checked. A profile that
     lists no nodes is handed back as it is when no node is asked for (a node profile, or shared settings)."""
@@ -200,10 +186,22 @@ def listed_node(doc: Document, hostname: str | None) -> Document:
     return chosen[0]
 
 
-def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
+@dataclass(frozen=True)
+class BuildEntries:
+    """The node profiles one file of a build holds, not yet checked when they are listed nodes.
+
+    checked_with: the cluster file's data that listed nodes are checked against (profile_problems(doc,
+    checked=...)), or None when the entries passed their checks already (a node profile)."""
+
+    entries: list[NodeDocument]
+    problems: list[Problem]          # of list entries and CSV rows that make no node
+    checked_with: dict | None
+
+
+def build_entries(path: Path, relative: Path) -> BuildEntries:
     """The node profiles one file of a build holds - itself if it has a role, its list if it is an inventory,
-    none if it holds shared settings only - and the problems of listed nodes that failed their checks.
-    A problem with the file itself raises ProfileError."""
+    none if it holds shared settings only. A problem with the file itself raises ProfileError; its listed nodes
+    are left to check (a large build checks them in several processes)."""
     doc = load_profile(path)
     problems = profile_problems(doc)
     if problems:
@@ -213,8 +211,23 @@ def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], lis
         if own:  # inherited from the cluster file it extends is fine; listed here, they would be ignored
             raise ProfileError([doc.problem((key,), "a node profile (it has a role) lists no nodes; list them in "
                                                     "a cluster file without role and hostname") for key in own])
-        return [NodeDocument(doc, relative.with_suffix(""))], []
+        return BuildEntries([NodeDocument(doc, relative.with_suffix(""))], [], None)
     if not is_inventory(doc):
-        return [], []
-    nodes, problems = checked_node_documents(doc)
-    return [NodeDocument(node, relative.parent / node.data["hostname"]) for node in nodes], problems
+        return BuildEntries([], [], None)
+    nodes, problems = node_documents(doc)
+    return BuildEntries([NodeDocument(node, relative.parent / node.data["hostname"]) for node in nodes], problems,
+                        doc.data)
+
+
+def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
+    """build_entries, checked: the node profiles that passed and the problems of those that did not."""
+    found = build_entries(path, relative)
+    if found.checked_with is None:
+        return found.entries, found.problems
+    checked, problems = [], list(found.problems)
+    for entry in found.entries:
+        failed = profile_problems(entry.doc, checked=found.checked_with)  # inherited values passed with the file
+        problems += failed
+        if not failed:
+            checked.append(entry)
+    return checked, problems

@@ -6,6 +6,7 @@ YAML of the same data. Each cache holds a few entries (the shapes of a fleet, no
 forget_all() empties them all, for tests that change how things are rendered.
 """
 
+import dataclasses
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -35,3 +36,19 @@ class Recent:
 def forget_all() -> None:
     for cache in list(_ALL):
         cache.entries.clear()
+
+
+def share_equal_fields(obj, pool: dict):
+    """`obj` (a frozen dataclass) with each field equal to one an earlier object had in `pool` replaced by that
+    one: the nodes of a fleet resolve to mostly equal parts (OS, Kubernetes, repositories, keys), and a build
+    that holds them all for its checks then holds each part once."""
+    changes = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        try:
+            kept = pool.setdefault((field.name, value), value)
+        except TypeError:  # unhashable: this field stays the object's own
+            continue
+        if kept is not value:
+            changes[field.name] = kept
+    return dataclasses.replace(obj, **changes) if changes else obj

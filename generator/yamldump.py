@@ -111,3 +111,107 @@ class Remembered:
                 parts.append(self.recent.get((dict, (((type(name), name), key),)), lambda: self.dump({name: value})))
         # a part ending in a keep-chomped block (`|+`) ends its document with `...`; only the last part ends one
         return "".join(part[:-4] if part.endswith("\n...\n") else part for part in parts[:-1]) + parts[-1]
+
+
+# --- block YAML for simple data, without PyYAML's Python representer ----------------------------------------
+#
+# The per-node parts a fleet's nodes do not share (a host name, a node-name file, a JoinConfiguration's
+# nodeRegistration, a network-config) are small mappings of words. PyYAML spends most of a dump on its Python
+# representer and serializer; simple_block writes the same bytes for data made of mappings, lists, booleans,
+# integers, None and strings of printable ASCII that PyYAML writes plain or single-quoted (words without spaces
+# or quotes) or, for the cloud-config, as a literal block (`|`: lines of printable ASCII, one final line break,
+# no leading space, no space before a break). Anything else returns None and is dumped by PyYAML
+# (tests/unit/test_yamldump.py compares the two on fuzzed data and every example).
+
+_SIMPLE_WORD = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_/.:@+=-]*\Z")   # never an indicator, a space or a quote
+_SIMPLE_LINES = re.compile(r"[^ \n][\x20-\x7e\n]*\Z")
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _word(text: str) -> str | None:
+    if not _SIMPLE_WORD.match(text) or text.endswith(":"):
+        return None
+    if _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG:
+        return text
+    return f"'{text}'"  # read as another type when plain (a number, a boolean, a MAC as base-60): quoted
+
+
+def _literal(text: str, indent: int) -> str | None:
+    if not _SIMPLE_LINES.match(text) or not text.endswith("\n") or text.endswith("\n\n") or " \n" in text:
+        return None
+    pad = " " * indent
+    return "|\n" + "".join(pad + line + "\n" if line else "\n" for line in text[:-1].split("\n"))
+
+
+def _scalar(value, indent: int, literal: bool) -> str | None:
+    """The scalar's text after `key: ` or `- ` (literal blocks end in their own line break), or None."""
+    if value is None:
+        return "null\n"
+    if value is True or value is False:
+        return "true\n" if value else "false\n"
+    if type(value) is int:
+        return f"{value}\n"
+    if type(value) is not str:
+        return None
+    if literal and "\n" in value:
+        return _literal(value, indent)
+    word = _word(value)
+    return None if word is None else word + "\n"
+
+
+def _block(value, column: int, literal: bool, after: str) -> str | None:
+    """`value` written after `after` (a `key:` or a `- `) whose own line starts at `column`."""
+    if isinstance(value, dict) and value:
+        if after.endswith(":"):
+            body = _mapping(value, column + 2, literal)
+            return None if body is None else after + "\n" + body
+        return _mapping(value, column + 2, literal, first=after + " ")
+    if isinstance(value, list) and value:
+        if after.endswith(":"):  # a list under a key is not indented (PyYAML's indentless sequence)
+            body = _sequence(value, column, literal)
+            return None if body is None else after + "\n" + body
+        return _sequence(value, column + 2, literal, first=after + " ")
+    if isinstance(value, (dict, list)):
+        return f"{after} {'{}' if isinstance(value, dict) else '[]'}\n"
+    text = _scalar(value, column + 2, literal)
+    return None if text is None else f"{after} {text}"
+
+
+def _mapping(data: dict, column: int, literal: bool, first: str = "") -> str | None:
+    parts = []
+    for i, (key, value) in enumerate(data.items()):
+        name = _word(key) if type(key) is str and len(key) < 128 else None
+        if name is None:
+            return None
+        lead = first if i == 0 and first else " " * column
+        part = _block(value, column, literal, lead + name + ":")
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
+def _sequence(items: list, column: int, literal: bool, first: str = "") -> str | None:
+    parts = []
+    for i, value in enumerate(items):
+        lead = first if i == 0 and first else " " * column
+        part = _block(value, column, literal, lead + "-")
+        if part is None:
+            return None
+        parts.append(part)
+    return "".join(parts)
+
+
+def simple_block(data, literal: bool) -> str | None:
+    """PyYAML's block-style text of `data` (sort_keys=False, default_flow_style=False) when it is simple data
+    as above; `literal`: multi-line strings as `|` blocks (the cloud-config dumper). None otherwise."""
+    try:
+        _frozen(data, set())
+    except ValueError:  # a mapping or list held twice: PyYAML ties them with an anchor
+        return None
+    if isinstance(data, dict) and data:
+        return _mapping(data, 0, literal)
+    if isinstance(data, list) and data:
+        return _sequence(data, 0, literal)
+    return None

@@ -248,6 +248,24 @@ def test_status_reaches_banner_console_and_phone_home(tmp_path, write_profile):
     assert "Ready" in box.file("/etc/issue.d/k8s-firstboot.issue").read_text()
 
 
+def test_a_missing_node_name_stops_the_bootstrap_before_any_step_and_status_still_answers(tmp_path):
+    """The script reads the host name from node-name (the one per-host value, so the script is the same on
+    every node of one kind): without it no step runs, the reason is on the console, and `status` needs none."""
+    need(bwrap_available(), "bubblewrap (bwrap) is missing or cannot make a sandbox here")
+    node = node_from_profile(ROOT / "profiles/worker.yaml", tmp_path / "state")
+    box = Sandbox(tmp_path / "box")
+    run_kickstart_post(box, render_kickstart(node), "RHEL9")
+    assert box.file(paths.NODE_NAME_FILE).read_text() == node.hostname + "\n"
+    box.file(paths.NODE_NAME_FILE).unlink()
+    done_before = sorted(p.name for p in box.file("/var/lib/k8s-firstboot/steps").iterdir())
+    failed = run_first_boot(box)
+    assert failed.returncode == 1
+    assert f"{paths.NODE_NAME_FILE} is missing or empty" in box.console()
+    assert sorted(p.name for p in box.file("/var/lib/k8s-firstboot/steps").iterdir()) == done_before
+    status = box.run([paths.SCRIPT_PATH, "status"])  # what prepare recorded, under the name it read then
+    assert status.returncode == 0 and yaml.safe_load(status.stdout)["node"] == node.hostname
+
+
 @pytest.mark.parametrize("profile", ["profiles/master.yaml", "profiles/worker.yaml"])
 def test_no_token_or_key_is_left_outside_kubeadms_own_files(rehearsed, profile):
     """After the bootstrap, the token and the CA keys live only where kubeadm keeps them (/etc/kubernetes):

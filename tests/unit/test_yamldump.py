@@ -6,7 +6,9 @@ import random
 import pytest
 import yaml
 
-from generator import cloudinit, configs, memo, yamldump
+from pathlib import Path
+
+from generator import cloudinit, configs, memo, netconfig, node_paths as paths, yamldump
 from generator.build import build
 from generator.inventory import build_documents
 from generator.resolve import resolve
@@ -112,3 +114,49 @@ def test_data_holding_one_list_twice_is_dumped_whole_with_its_anchor():
     data = {"x": shared, "y": {"z": shared}}
     whole = yaml.dump(data, Dumper=cloudinit._Dumper, **CLOUD_CONFIG)
     assert "&id001" in whole and cloudinit.dump(data) == whole
+
+
+def _simple_document(rnd: random.Random) -> object:
+    """Nested mappings and lists of the values simple_block takes, and some it must refuse."""
+    leaves = [None, True, False, 0, 7, -3, "", "a", "0600", "1.5", "yes", "null", "~", "52:54:00:01:00:00", "a:",
+              "/etc/x", "v1.36", "x y", "it's", "-a", ".hidden", "k8s-w-001", "sha256:" + "a" * 64, "a" * 200,
+              "line\n", "two\nlines\n", "a\n\n", "\nlead\n", " lead\n", "trail \nx\n", "tab\there\n", "end",
+              "é\n", "x" * 130]
+
+    def value(depth: int):
+        kind = rnd.random()
+        if depth > 3 or kind < 0.5:
+            return rnd.choice(leaves)
+        if kind < 0.75:
+            return {rnd.choice(["a", "path", "0", "on", "x" * 130, "k-1", "x y"]) + str(i): value(depth + 1)
+                    for i in range(rnd.randint(0, 3))}
+        return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+
+    return value(0)
+
+
+@pytest.mark.parametrize("literal, dumper, options", [
+    (True, cloudinit._Dumper, CLOUD_CONFIG), (False, yaml.SafeDumper, KUBEADM)], ids=["cloud-config", "kubeadm"])
+def test_simple_data_is_written_as_pyyaml_writes_it(literal, dumper, options):
+    rnd = random.Random(21)
+    taken = 0
+    for _ in range(4000):
+        data = _simple_document(rnd)
+        fast = yamldump.simple_block(data, literal)
+        if fast is not None:
+            taken += 1
+            assert fast == yaml.dump(data, Dumper=dumper, **options), data
+    assert taken > 200  # the generated data reaches the simple writer, not only the refusals
+
+
+def test_a_fleet_nodes_own_parts_are_simple(tmp_path):
+    """The parts a fleet's nodes do not share go through simple_block (the point of it): the host name, the
+    node-name file, the kubeadm config file and the network-config of a worker listed in a CSV file."""
+    entries, _ = build_documents(ROOT / "profiles/fleet/cluster.yaml", Path("cluster.yaml"))
+    node = resolve(entries[-1].doc, tmp_path)
+    config = cloudinit.cloud_config(node)
+    own = [{"hostname": config["hostname"]}] + [[entry] for entry in config["write_files"]
+                                                if entry["path"] in (paths.NODE_NAME_FILE, paths.KUBEADM_CONFIG)]
+    assert len(own) == 3
+    for part in own + [netconfig.network_config(node)]:
+        assert yamldump.simple_block(part, literal=True) is not None, part

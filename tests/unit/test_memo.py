@@ -1,0 +1,45 @@
+"""What a build keeps by value (generator/memo.py): a bounded cache, emptied on request, and equal parts of
+the nodes held once."""
+
+import dataclasses
+
+from generator import memo
+
+
+def test_recent_keeps_the_newest_entries_and_forgets_on_request():
+    made = []
+    cache = memo.Recent(2)
+
+    def make(key):
+        made.append(key)
+        return key.upper()
+
+    for key in ["a", "b", "a", "c", "b", "a"]:
+        assert cache.get(key, lambda: make(key)) == key.upper()
+    assert made == ["a", "b", "c", "b", "a"]  # a stayed (used again), b was pushed out by c, then a by b
+    memo.forget_all()
+    assert not cache.entries
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    name: str
+    items: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Whole:
+    host: str
+    part: _Part
+    notes: list
+
+
+def test_equal_fields_are_held_once_and_the_object_stays_equal():
+    pool: dict = {}
+    first = memo.share_equal_fields(_Whole("a", _Part("x", (1, 2)), []), pool)
+    second_own = _Whole("b", _Part("x", (1, 2)), [])
+    second = memo.share_equal_fields(second_own, pool)
+    assert second == second_own and second.part is first.part   # equal value, one object
+    assert second.host == "b" and second.notes is second_own.notes  # what differs, and what cannot be hashed, stays
+    third = memo.share_equal_fields(_Whole("c", _Part("y"), []), pool)
+    assert third.part == _Part("y") and third.part is not first.part
