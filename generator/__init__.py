@@ -1,9 +1,10 @@
 """k8s-firstboot: render install-time artifacts that bootstrap a CRI-O + kubeadm node on first boot."""
 
-from importlib.resources import files
 from pathlib import Path
 
-PACKAGE_DIR = Path(str(files(__name__)))
+# the folder of this file: gen runs from a checkout or an installed wheel, never from a zip (its templates and
+# schema must be files), and importlib.resources would cost every command ~13 ms of imports to say the same
+PACKAGE_DIR = Path(__file__).resolve().parent
 # An installed wheel carries templates/ and schema/ under generator/share/ (pyproject.toml maps them there);
 # a checkout keeps them at the top of the repository, where the project's layout puts them.
 _SHIPPED = PACKAGE_DIR / "share"

@@ -55,19 +55,37 @@ def _value(node, path: tuple[str, ...]):
 
 class NodeTemplate:
     """A template of `env` rendered with node=... (and other values), its output kept for the last RECENT distinct
-    inputs."""
+    inputs. What it reads is worked out at its second render: a command that renders one node parses nothing."""
 
     def __init__(self, env: jinja2.Environment, name: str):
-        self.template = env.get_template(name)
-        self.reads = node_reads(env, name)
+        self.env, self.name = env, name
+        self.reads: tuple[tuple[str, ...], ...] | None = None
+        self.rendered_once = False
         self.recent = Recent(RECENT)
 
     def render(self, node, **context) -> str:
         """The template rendered with node=node and `context`, whose values are part of the key as they are."""
+        template = self.env.get_template(self.name)
+        if self.reads is None:
+            if not self.rendered_once:
+                self.rendered_once = True
+                return template.render(node=node, **context)
+            self.reads = node_reads(self.env, self.name)
         try:
-            # the type with each value: 1 == True, but a template writes them differently
-            key = tuple((type(v), v) for v in (_value(node, p) for p in self.reads)) + tuple(sorted(context.items()))
+            values = [_value(node, path) for path in self.reads]
+            key = tuple(_key(value) for value in values) + tuple(sorted(context.items()))
             hash(key)
         except (AttributeError, TypeError):  # a value it cannot key on: rendered as it is, as if not kept
-            return self.template.render(node=node, **context)
-        return self.recent.get(key, lambda: self.template.render(node=node, **context))
+            return template.render(node=node, **context)
+        # the entry holds the values it was made from: while it is kept, an id in its key names only them
+        return self.recent.get(key, lambda: (template.render(node=node, **context), values))[0]
+
+
+def _key(value):
+    """A part of the node (a frozen dataclass, a tuple) by its identity: a build's nodes share their equal parts
+    (memo.py), and hashing a large part again for each of ~30 templates a node would cost more than the rendering
+    it saves. Anything else by its type and value (1 == True, but a template writes them differently)."""
+    kind = type(value)
+    if kind is tuple or getattr(getattr(kind, "__dataclass_params__", None), "frozen", False):
+        return kind, id(value)
+    return kind, value  # a scalar, or something mutable, which cannot be hashed: not kept

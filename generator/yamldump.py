@@ -60,17 +60,23 @@ def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Patter
 
 
 def _frozen(data, containers: set[int]):
-    """A hashable stand-in for `data`, equal only for data of the same types, values and key order; the ids of
-    the mappings and lists met are added to `containers` (an object met twice raises ValueError)."""
-    if isinstance(data, (dict, list)):
+    """A hashable stand-in for `data`, equal only for data of the same types, values and key order (a str stands
+    for itself: nothing else equals it); the ids of the mappings and lists met are added to `containers` (one
+    met twice raises ValueError)."""
+    kind = type(data)
+    if kind is str:
+        return data
+    if kind is dict or kind is list:
         if id(data) in containers:
             raise ValueError("shared")  # PyYAML writes an anchor and an alias for it: dump the whole
         containers.add(id(data))
-    if isinstance(data, dict):
-        return dict, tuple((_frozen(k, containers), _frozen(v, containers)) for k, v in data.items())
-    if isinstance(data, (list, tuple)):
-        return type(data), tuple(_frozen(v, containers) for v in data)
-    return type(data), data
+        if kind is dict:
+            return dict, tuple([(_frozen(k, containers), _frozen(v, containers)) for k, v in data.items()])
+    if kind is list or kind is tuple:
+        return kind, tuple([_frozen(v, containers) for v in data])
+    if isinstance(data, (dict, list, tuple)):  # a subclass: its own type in the key, its items as above
+        return kind, _frozen(dict(data) if isinstance(data, dict) else list(data), containers)
+    return kind, data
 
 
 class Remembered:

@@ -43,3 +43,4 @@ def test_equal_fields_are_held_once_and_the_object_stays_equal():
     assert second.host == "b" and second.notes is second_own.notes  # what differs, and what cannot be hashed, stays
     third = memo.share_equal_fields(_Whole("c", _Part("y"), []), pool)
     assert third.part == _Part("y") and third.part is not first.part
+

@@ -111,7 +111,9 @@ def test_every_field_of_releases_yaml_is_read(monkeypatch, tmp_path):
     seen: set = set()
     monkeypatch.setattr(releases, "data", lambda: recorded)
     # lookups cached by an earlier test in this process would answer without reading the (recorded) data
-    monkeypatch.setattr(releases, "_cni_versions_for", releases._cni_versions_for.__wrapped__)
+    for name, function in list(vars(releases).items()):
+        if callable(function) and hasattr(function, "cache_clear") and name != "data":
+            monkeypatch.setattr(releases, name, function.__wrapped__)
     recorded = Recorded(DATA, (), seen)
     for i, text in enumerate(profiles()):
         for role, extra in (("worker", {}), ("control-plane", {"cluster": {"first_control_plane": "cp1"}})):
