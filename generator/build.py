@@ -17,6 +17,7 @@ one untouched.
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from generator import bootmedia, parallel, userdata
 from generator.cloudinit import render_user_data_from
-from generator.private import write_new
+from generator.private import open_new, write_new
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import BuildEntries, build_entries
@@ -111,9 +112,12 @@ class _Tree:
         entries.append({"path": path, "purpose": purpose, "size": len(payload),
                         "sha256": hashlib.sha256(payload).hexdigest(), "secret": secret})
 
-    def manifest(self) -> str:
-        return json.dumps({"format": MANIFEST_FORMAT, "generator": "k8s-firstboot gen build",
-                           "nodes": self.nodes, "shared": self.shared}, indent=1) + "\n"
+    def write_manifest(self) -> None:
+        """manifest.json, encoded piece by piece into the file: a large fleet's never sits in memory whole."""
+        with open_new(self.root / MANIFEST, 0o644) as handle, io.TextIOWrapper(handle, encoding="utf-8") as text:
+            json.dump({"format": MANIFEST_FORMAT, "generator": "k8s-firstboot gen build", "nodes": self.nodes,
+                       "shared": self.shared}, text, indent=1)
+            text.write("\n")
 
 
 @dataclass
@@ -185,7 +189,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
             tree.nodes.append(output.record)
             findings.add(output)
         _write_pxe_tree(tree, pxe, members)
-        tree.write(MANIFEST, tree.manifest().encode(), secret=False)
+        tree.write_manifest()
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
     notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
     return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,
@@ -212,11 +216,11 @@ def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None
         failed = profile_problems(entry.doc, checked=checked_with) if checked_with is not None else []
         if failed or makes_secrets(entry.doc, secrets_dir):
             return failed, None
-        return [], resolve(entry.doc, secrets_dir)
+        return [], share_equal_fields(resolve(entry.doc, secrets_dir), parts)  # (in each process, then here)
 
+    parts: dict = {}  # the nodes' equal parts, held once (memo.share_equal_fields)
     results = iter(parallel.ordered_map(check_and_resolve, work, _jobs_for(len(work), jobs)))
     members, problems = [], []
-    parts: dict = {}  # the nodes' equal parts, held once (memo.share_equal_fields)
     for held in found:  # the problems in the order of the files, entries and rows
         problems += held.problems
         for entry in held.entries:

@@ -190,7 +190,7 @@ class CloudInitExtras:
     write_files: tuple[ExtraFile, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a build holds one per node: no __dict__ each
 class Node:
     source: str
     role: str                  # control-plane | worker

@@ -10,6 +10,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
@@ -41,15 +42,20 @@ def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
         raise
 
 
-def write_new(path: Path, payload: bytes, mode: int) -> None:
-    """Write a file that must not exist yet, in a folder no one else can reach (a build's staging folder,
-    0700, renamed into place whole): O_EXCL and O_NOFOLLOW refuse any name already there, so no temporary
+def open_new(path: Path, mode: int) -> BinaryIO:
+    """A file that must not exist yet, opened for writing, in a folder no one else can reach (a build's staging
+    folder, 0700, renamed into place whole): O_EXCL and O_NOFOLLOW refuse any name already there, so no temporary
     name and rename are needed, and the mode is set on the descriptor before a byte is written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         os.fchmod(fd, mode)  # exactly `mode`, whatever the umask
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
+        return os.fdopen(fd, "wb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def write_new(path: Path, payload: bytes, mode: int) -> None:
+    """Write `payload` to a new file (open_new)."""
+    with open_new(path, mode) as handle:
+        handle.write(payload)
