@@ -54,11 +54,12 @@ def _value(node, path: tuple[str, ...]):
 
 
 class NodeTemplate:
-    """A template of `env` rendered with node=... (and other values), its output kept for the last RECENT distinct
-    inputs. What it reads is worked out at its second render: a command that renders one node parses nothing."""
+    """A template of `env` rendered with node=... (and other values), its output (stripped, if asked) kept for the
+    last RECENT distinct inputs. What it reads is worked out at its second render: a command that renders one node
+    parses nothing."""
 
-    def __init__(self, env: jinja2.Environment, name: str):
-        self.env, self.name = env, name
+    def __init__(self, env: jinja2.Environment, name: str, strip: bool = False):
+        self.env, self.name, self.strip = env, name, strip
         self.reads: tuple[tuple[str, ...], ...] | None = None
         self.rendered_once = False
         self.recent = Recent(RECENT)
@@ -66,19 +67,24 @@ class NodeTemplate:
     def render(self, node, **context) -> str:
         """The template rendered with node=node and `context`, whose values are part of the key as they are."""
         template = self.env.get_template(self.name)
+
+        def fresh() -> str:
+            text = template.render(node=node, **context)
+            return text.strip() if self.strip else text
+
         if self.reads is None:
             if not self.rendered_once:
                 self.rendered_once = True
-                return template.render(node=node, **context)
+                return fresh()
             self.reads = node_reads(self.env, self.name)
         try:
             values = [_value(node, path) for path in self.reads]
             key = tuple(_key(value) for value in values) + tuple(sorted(context.items()))
             hash(key)
         except (AttributeError, TypeError):  # a value it cannot key on: rendered as it is, as if not kept
-            return template.render(node=node, **context)
+            return fresh()
         # the entry holds the values it was made from: while it is kept, an id in its key names only them
-        return self.recent.get(key, lambda: (template.render(node=node, **context), values))[0]
+        return self.recent.get(key, lambda: (fresh(), values))[0]
 
 
 def _key(value):

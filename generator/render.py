@@ -90,7 +90,7 @@ _BOOTSTRAP = NodeTemplate(SHELL, "bootstrap.sh.j2")
 def _step_template(name: str) -> NodeTemplate:
     template = _STEP_TEMPLATES.get(name)
     if template is None:
-        template = _STEP_TEMPLATES[name] = NodeTemplate(SHELL, f"steps/{name}.sh.j2")
+        template = _STEP_TEMPLATES[name] = NodeTemplate(SHELL, f"steps/{name}.sh.j2", strip=True)
     return template
 
 
@@ -98,7 +98,7 @@ def bootstrap_script(node: Node, steps: list[Step] | None = None) -> str:
     steps = steps if steps is not None else plan(node)
     # each step once per distinct set of the node values it reads: a fleet's workers share most steps, and the
     # script that holds them (it reads no host name) is the same on every node of one shape
-    rendered = tuple(RenderedStep(s.name, s.phase, _step_template(s.name).render(node).strip()) for s in steps)
+    rendered = tuple(RenderedStep(s.name, s.phase, _step_template(s.name).render(node)) for s in steps)
     return _BOOTSTRAP.render(node, steps=rendered, time_sync_limit=TIME_SYNC_LIMIT)
 
 

@@ -75,5 +75,5 @@ def test_every_example_node_gets_the_steps_a_fresh_render_gives(tmp_path):
     assert len({n.hostname for n in nodes}) > 20  # the fleet's workers share most steps, the others few
     for node in nodes + nodes[::-1]:  # each after every kind of node rendered before it
         for step in plan(node):
-            fresh = render.SHELL.get_template(f"steps/{step.name}.sh.j2").render(node=node)
+            fresh = render.SHELL.get_template(f"steps/{step.name}.sh.j2").render(node=node).strip()
             assert render._step_template(step.name).render(node) == fresh, (node.hostname, step.name)
