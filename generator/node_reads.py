@@ -61,12 +61,13 @@ class NodeTemplate:
     def __init__(self, env: jinja2.Environment, name: str, strip: bool = False):
         self.env, self.name, self.strip = env, name, strip
         self.reads: tuple[tuple[str, ...], ...] | None = None
+        self.template: jinja2.Template | None = None  # looked up at the first render, then kept
         self.rendered_once = False
         self.recent = Recent(RECENT)
 
     def render(self, node, **context) -> str:
         """The template rendered with node=node and `context`, whose values are part of the key as they are."""
-        template = self.env.get_template(self.name)
+        template = self.template = self.template or self.env.get_template(self.name)
 
         def fresh() -> str:
             text = template.render(node=node, **context)
