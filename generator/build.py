@@ -216,7 +216,10 @@ def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None
         failed = profile_problems(entry.doc, checked=checked_with) if checked_with is not None else []
         if failed or makes_secrets(entry.doc, secrets_dir):
             return failed, None
-        return [], share_equal_fields(resolve(entry.doc, secrets_dir), parts)  # (in each process, then here)
+        try:
+            return [], share_equal_fields(resolve(entry.doc, secrets_dir), parts)  # (in each process, then here)
+        except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
+            return exc.problems, None
 
     parts: dict = {}  # the nodes' equal parts, held once (memo.share_equal_fields)
     results = iter(parallel.ordered_map(check_and_resolve, work, _jobs_for(len(work), jobs)))
@@ -225,10 +228,14 @@ def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None
         problems += held.problems
         for entry in held.entries:
             failed, node = next(results)
+            if not failed and node is None:  # its cluster's secrets are made here, once
+                try:
+                    node = resolve(entry.doc, secrets_dir)
+                except ProfileError as exc:
+                    failed = exc.problems
             problems += failed
             if not failed:
-                node = share_equal_fields(node or resolve(entry.doc, secrets_dir), parts)
-                members.append((FleetNode(entry.doc, node), entry.name))
+                members.append((FleetNode(entry.doc, share_equal_fields(node, parts)), entry.name))
     return members, problems
 
 

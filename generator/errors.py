@@ -54,6 +54,9 @@ class ProfileError(Exception):
         self.problems = sorted(set(problems), key=sort_key)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # pickled (from a build's worker process) with its problems, not its message
+        return type(self), (self.problems,)
+
 
 class UsageError(Exception):
     """A bad command line (a missing file, clashing options); exit 2."""

@@ -46,7 +46,8 @@ def share_equal_fields(obj, pool: dict):
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         try:
-            kept = pool.setdefault((field.name, value), value)
+            # with its type: 1800 == 1800.0 == True, but each is written differently
+            kept = pool.setdefault((field.name, type(value), value), value)
         except TypeError:  # unhashable: this field stays the object's own
             continue
         if kept is not value:

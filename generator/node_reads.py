@@ -5,7 +5,8 @@ them, so a build that renders each template once per distinct input spends a fra
 
 What a template reads comes from its syntax tree: every attribute chain that starts at the name `node`
 (`node.kube.version` reads that one value; a method call `node.kube.x()` reads `node.kube`). A template that
-uses `node` in any other way (passes it whole to a function, rebinds the name) reads all of it. Its output is
+uses `node` in any other way (passes it whole to a function, rebinds the name, includes or imports another
+template, which would see it too) reads all of it. Its output is
 then a function of those values alone: the other names it may use are module constants (`paths`), functions of
 their arguments (`configs`) and pure filters, which is what render.py gives the environment.
 """
@@ -23,6 +24,8 @@ def node_reads(env: jinja2.Environment, name: str) -> tuple[tuple[str, ...], ...
     """The attribute paths under `node` that template `name` reads, or WHOLE_NODE."""
     source, _, _ = env.loader.get_source(env, name)
     tree = env.parse(source)
+    if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return WHOLE_NODE  # another template would see `node` too: what it reads is not in this tree
     parents = {}
     for parent in tree.find_all(nodes.Node):
         for child in parent.iter_child_nodes():
@@ -95,4 +98,6 @@ def _key(value):
     kind = type(value)
     if kind is tuple or getattr(getattr(kind, "__dataclass_params__", None), "frozen", False):
         return kind, id(value)
+    if kind is float:
+        return kind, repr(value)  # -0.0 == 0.0, written differently
     return kind, value  # a scalar, or something mutable, which cannot be hashed: not kept

@@ -10,7 +10,8 @@ Forking is safe only in a process with one thread: a lock another thread holds a
 child for ever (CPython's os.fork documentation; Python 3.12 warns). A process with other threads (a program
 that calls build() from a thread pool, pytest-xdist's workers) maps in one process instead.
 
-A child that fails sends its traceback and the parent raises ChildFailed with it. A child leaves only through
+A child that raises sends the exception (and its traceback): the parent raises it, as a map in one process
+would; one that cannot be pickled, or a child that dies, becomes ChildFailed. A child leaves only through
 os._exit (no atexit handler, no flush of the parent's buffered output: nothing of the parent's runs twice), with
 the default SIGINT, SIGTERM and SIGHUP actions and no pipe but its own. When the parent fails or is interrupted
 it kills the children (SIGKILL: they only write into the build's staging folder, which goes too) and reaps them.
@@ -123,9 +124,14 @@ def _run_child(function: Callable, share: Sequence, write_end: int) -> None:
     status = 0
     try:
         payload = pickle.dumps(("ok", [function(item) for item in share]), pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # noqa: BLE001 - every failure goes back to the parent
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         status = 1
-        payload = pickle.dumps(("failed", traceback.format_exc()), pickle.HIGHEST_PROTOCOL)
+        text = traceback.format_exc()
+        try:  # the exception itself where it can travel: the parent raises it as the serial map would
+            payload = pickle.dumps(("raised", (exc, text)), pickle.HIGHEST_PROTOCOL) if isinstance(exc, Exception) else b""
+        except Exception:  # noqa: BLE001 - not picklable: its traceback as text
+            payload = b""
+        payload = payload or pickle.dumps(("failed", text), pickle.HIGHEST_PROTOCOL)
     try:
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(payload)
@@ -153,6 +159,10 @@ def _result(payload: bytes, status: int) -> list:
         how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
         raise ChildFailed(f"a build process ended without a result ({how})")
     outcome, value = pickle.loads(payload)  # our own child's bytes, through our own pipe
+    if outcome == "raised":
+        exc, text = value
+        exc.add_note(f"raised in a build process:\n{text}")
+        raise exc
     if outcome != "ok":
         raise ChildFailed(f"a build process failed:\n{value}")
     return value

@@ -85,6 +85,9 @@ def _type_message(path: tuple, instance, want) -> str:
     if want == "string" and path[-1:] == ("permissions",) and type(instance) is int:
         return (f'must be a quoted octal string such as "0{instance:o}" (YAML read the unquoted '
                 f'0{instance:o} as the number {instance})')
+    if want == "integer" and type(instance) is float:
+        whole = f"write {int(instance)}" if instance.is_integer() else "no fractions"
+        return f"must be a whole number: {whole} (YAML read {instance!r} as a decimal number)"
     if want == "string" and isinstance(instance, (int, float)) and not isinstance(instance, bool):
         return f"must be text: put the value in quotes (YAML read {instance!r} as a number)"
     wanted = " or ".join(SCHEMA_TYPES.get(w, w) for w in (want if isinstance(want, list) else [want]))
@@ -167,7 +170,11 @@ def _pattern(validator, pattern, instance, schema):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+# JSON Schema's integer takes 1800.0 as well; YAML reads that as a float, which the node's shell arithmetic
+# ($((...))) and the templates would carry as "1800.0": only whole numbers written as such are integers here
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, instance: type(instance) is int)
+ProfileValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern},
+                                                type_checker=_TYPES)
 
 
 @cache  # one validator for the process: the schema file is read once (profile_schema) and never changes

@@ -76,6 +76,8 @@ def _frozen(data, containers: set[int]):
         return kind, tuple([_frozen(v, containers) for v in data])
     if isinstance(data, (dict, list, tuple)):  # a subclass: its own type in the key, its items as above
         return kind, _frozen(dict(data) if isinstance(data, dict) else list(data), containers)
+    if kind is float:
+        return kind, repr(data)  # -0.0 == 0.0 and nan != nan, but each is written as its repr
     return kind, data
 
 
@@ -130,7 +132,7 @@ class Remembered:
 # (tests/unit/test_yamldump.py compares the two on fuzzed data and every example).
 
 _SIMPLE_WORD = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_/.:@+=-]*\Z")   # never an indicator, a space or a quote
-_SIMPLE_LINES = re.compile(r"[^ \n][\x20-\x7e\n]*\Z")
+_SIMPLE_LINES = re.compile(r"[\x21-\x7e][\x20-\x7e\n]*\Z")  # no tab, control or line-break character anywhere
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
 
@@ -187,7 +189,8 @@ def _block(value, column: int, literal: bool, after: str) -> str | None:
 def _mapping(data: dict, column: int, literal: bool, first: str = "") -> str | None:
     parts = []
     for i, (key, value) in enumerate(data.items()):
-        name = _word(key) if type(key) is str and len(key) < 128 else None
+        # PyYAML writes a key as `? key` from 128 characters, counting the 5 of its `!!str` tag
+        name = _word(key) if type(key) is str and len(key) < 123 else None
         if name is None:
             return None
         lead = first if i == 0 and first else " " * column

@@ -44,3 +44,16 @@ def test_equal_fields_are_held_once_and_the_object_stays_equal():
     third = memo.share_equal_fields(_Whole("c", _Part("y"), []), pool)
     assert third.part == _Part("y") and third.part is not first.part
 
+
+
+@dataclasses.dataclass(frozen=True)
+class _Timeout:
+    seconds: object
+
+
+def test_equal_values_of_other_types_are_not_shared():
+    """1800 == 1800.0, but a template writes each as it is: the pool keeps them apart by type."""
+    pool: dict = {}
+    whole = memo.share_equal_fields(_Timeout(1800), pool)
+    decimal = memo.share_equal_fields(_Timeout(1800.0), pool)
+    assert type(whole.seconds) is int and type(decimal.seconds) is float

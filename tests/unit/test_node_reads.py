@@ -28,9 +28,11 @@ def _env(**templates) -> jinja2.Environment:
     ("{{ node }}", WHOLE_NODE),
     ("{% set node = other %}{{ node.role }}", WHOLE_NODE),  # rebound: the chains read something else
     ("plain text", ()),
+    ("{% include 'other' %}", WHOLE_NODE),                 # the other template sees `node` too
+    ("{% import 'other' as o with context %}{{ o.x() }}", WHOLE_NODE),
 ])
 def test_what_a_template_reads_comes_from_its_syntax(source, reads):
-    assert node_reads(_env(t=source), "t") == reads
+    assert node_reads(_env(t=source, other="{{ node.hostname }}"), "t") == reads
 
 
 @dataclasses.dataclass(frozen=True)

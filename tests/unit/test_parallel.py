@@ -63,11 +63,30 @@ def test_a_failing_or_killed_child_is_reported():
         for function in (square, killed):
             try:
                 parallel.ordered_map(function, list(range(8)), 2)  # 5 and 3 are in the child's share (odd items)
-            except parallel.ChildFailed as exc:
-                messages.append(str(exc))
+            except (ValueError, parallel.ChildFailed) as exc:
+                messages.append([type(exc).__name__, str(exc), getattr(exc, "__notes__", [""])[0]])
         print(json.dumps(messages))""")
-    assert "ValueError: no fives here" in said[0]
-    assert "killed by signal 9" in said[1]
+    name, message, note = said[0]  # raised again here, with the child's traceback as a note
+    assert name == "ValueError" and message == "no fives here" and "in square" in note
+    assert said[1][0] == "ChildFailed" and "killed by signal 9" in said[1][1]
+
+
+def test_a_childs_exception_is_raised_as_one_process_would_raise_it():
+    """A ProfileError in a child's share reaches the user as the problems it holds (exit 2), not as an
+    internal error."""
+    said = _fresh("""
+        import json
+        from generator import parallel
+        from generator.errors import Problem, ProfileError
+        def check(i):
+            if i == 5:
+                raise ProfileError([Problem("w.yaml", 3, "a.b", "refused")])
+            return i
+        try:
+            parallel.ordered_map(check, list(range(8)), 2)
+        except ProfileError as exc:
+            print(json.dumps([str(p) for p in exc.problems]))""")
+    assert said == ["w.yaml:3: error: a.b: refused"]
 
 
 def test_when_the_parent_fails_its_children_are_killed_and_reaped(tmp_path):

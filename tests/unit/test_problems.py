@@ -228,3 +228,14 @@ def test_a_line_that_may_hold_a_secret_is_never_shown(folder, line):
     assert any(l.startswith(f"{folder / 'node.yaml'}:{line_number}: error: ") and f".{key}:" in l
                for l in problem_lines(result.stderr)), result.stderr
     assert not [l for l in result.stderr.splitlines() if l.startswith(" ") and line.strip() in l], result.stderr
+
+
+def test_a_decimal_number_where_a_whole_one_belongs_is_refused(write_profile):
+    """JSON Schema's integer takes 1800.0; the node's shell arithmetic would not (`$((1800.0))` fails)."""
+    profile = write_profile("w.yaml", "extends: profiles/worker.yaml\nbootstrap:\n  step_timeout: 1800.0\n"
+                                      "  retry_delay: 2.5\n")
+    result = gen_in_process("validate", str(profile))
+    assert result.returncode == 2
+    assert ("w.yaml:3: error: bootstrap.step_timeout: must be a whole number: write 1800 "
+            "(YAML read 1800.0 as a decimal number)") in result.stderr
+    assert "w.yaml:4: error: bootstrap.retry_delay: must be a whole number: no fractions" in result.stderr

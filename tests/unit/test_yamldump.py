@@ -121,14 +121,16 @@ def _simple_document(rnd: random.Random) -> object:
     leaves = [None, True, False, 0, 7, -3, "", "a", "0600", "1.5", "yes", "null", "~", "52:54:00:01:00:00", "a:",
               "/etc/x", "v1.36", "x y", "it's", "-a", ".hidden", "k8s-w-001", "sha256:" + "a" * 64, "a" * 200,
               "line\n", "two\nlines\n", "a\n\n", "\nlead\n", " lead\n", "trail \nx\n", "tab\there\n", "end",
-              "é\n", "x" * 130]
+              "é\n", "x" * 130, "\u2028hello\n", "\thello\n", "\rx\n", "\x85a\n", "\ufeffa\n", "\x00a\n",
+              "\x1ba\n", "\x7fa\n", 0.0, -0.0, 1.5]
 
     def value(depth: int):
         kind = rnd.random()
         if depth > 3 or kind < 0.5:
             return rnd.choice(leaves)
         if kind < 0.75:
-            return {rnd.choice(["a", "path", "0", "on", "x" * 130, "k-1", "x y"]) + str(i): value(depth + 1)
+            return {rnd.choice(["a", "path", "0", "on", "x" * 130, "k" * 121, "k" * 122, "k-1", "x y"]) + str(i):
+                    value(depth + 1)
                     for i in range(rnd.randint(0, 3))}
         return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
 
@@ -160,3 +162,9 @@ def test_a_fleet_nodes_own_parts_are_simple(tmp_path):
     assert len(own) == 3
     for part in own + [netconfig.network_config(node)]:
         assert yamldump.simple_block(part, literal=True) is not None, part
+
+
+def test_equal_but_differently_written_values_are_remembered_apart():
+    for a, b in ((0.0, -0.0), (1, True), (1, 1.0)):
+        assert configs.dump_yaml_documents([{"k": a}]) == yaml.dump({"k": a}, Dumper=yaml.SafeDumper, **KUBEADM)
+        assert configs.dump_yaml_documents([{"k": b}]) == yaml.dump({"k": b}, Dumper=yaml.SafeDumper, **KUBEADM)
