@@ -174,26 +174,28 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     problems += pxe_problems
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
+    summary = _summary(out_dir, members, media, len(pxe.entries))
+    first_file = members[0][0].doc.files[0] if members else str(out_dir)
+    nodes = [(member.node, name) for member, name in members]
+    del members  # the profiles and their origins served the checks; what follows needs the nodes alone
     findings = _Findings()
     options = _Options(media, timestamp, gzip_it, base64_it)
-    progress = Progress(len(members), "nodes")
-    jobs = _jobs_for(len(members), jobs)
+    progress = Progress(len(nodes), "nodes")
     with new_tree(out_dir) as staging:
         tree = _Tree(staging)
         try:
-            outputs = parallel.ordered_map(lambda member: _write_node(tree, member[0].node, member[1], options),
-                                           members, jobs, progress.update)
+            outputs = parallel.ordered_map(lambda item: _write_node(tree, item[0], item[1], options), nodes,
+                                           _jobs_for(len(nodes), jobs), progress.update)
         finally:
             progress.close()
-        for output in outputs:  # in the members' order, however many processes wrote them
+        for output in outputs:  # in the nodes' order, however many processes wrote them
             tree.nodes.append(output.record)
             findings.add(output)
-        _write_pxe_tree(tree, pxe, members)
+        _write_pxe_tree(tree, pxe, first_file)
         tree.write_manifest()
     files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
     notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
-    return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes,
-                       _summary(out_dir, members, media, len(pxe.entries)))
+    return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes, summary)
 
 
 def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None,
@@ -308,11 +310,11 @@ PXE_PURPOSES = {
 }
 
 
-def _write_pxe_tree(tree: _Tree, pxe, members) -> None:
+def _write_pxe_tree(tree: _Tree, pxe, first_file: str) -> None:
     try:
         files = pxe.tree()
     except PxeError as exc:  # each entry passed alone; what is left is across entries
-        raise ProfileError([Problem(members[0][0].doc.files[0], 0, "pxe", str(exc))]) from None
+        raise ProfileError([Problem(first_file, 0, "pxe", str(exc))]) from None
     by_name = {record["name"]: record["files"] for record in tree.nodes}
     by_dashed_mac = {mac.replace(":", "-"): by_name[name] for mac, name in pxe.owners.items()}
     for path in sorted(files):
