@@ -13,7 +13,11 @@ address turned into variables, so the bytes written match gen's within a few per
 Printed: nodes/s, the ratio of the medians (gen build / floor; goal at most 5), for gen build as a user runs it
 (one process per CPU from 100 nodes) and in one process (-j 1), and the peak RSS of gen build at 500 and 5000
 nodes (goal under 200 MB at 5000), from wait4's ru_maxrss: the largest of gen and the processes it forked.
-CPU time counts every process. Nothing is
+CPU time counts every process.
+
+Both write into TMPDIR (default /tmp). On this machine's disk the time to create 1500 files swings between runs
+(the floor took 0.13-0.56 s for the same work in one day) and it does not hit gen and the floor alike; a tmpfs
+(TMPDIR=/dev/shm) leaves only the CPU work, where the ratio is steadier. Nothing is
 asserted: absolute figures depend on the machine and its load. BENCH_NODES and BENCH_RUNS change the sizes.
 """
 
