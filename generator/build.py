@@ -27,16 +27,16 @@ from pathlib import Path
 
 from generator import bootmedia, parallel, userdata
 from generator.cloudinit import render_user_data_from
-from generator.private import open_new, write_new
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import BuildEntries, build_entries
-from generator.model import Node
-from generator.pipeline import profile_problems
 from generator.kickstart import render_kickstart
 from generator.memo import share_equal_fields
+from generator.model import Node
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
+from generator.pipeline import profile_problems
+from generator.private import open_new, write_new
 from generator.progress import Progress
 from generator.pxe import PxeError
 from generator.render import node_files
