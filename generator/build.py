@@ -275,7 +275,7 @@ def _write_node(tree: _Tree, node, name: Path, options: _Options) -> _NodeOutput
                                                      "image", secret=True)
     user_data = render_user_data_from(node, rendered)
     delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
-    output.oversize += [(limit, len(delivered)) for limit in userdata.LIMITS if len(delivered) > limit.limit]
+    output.oversize += [(limit, len(delivered)) for limit in userdata.exceeded(len(delivered))]
     encodings = ", gzip" * gzip_it + ", base64" * base64_it
     # base64 last, as `gen cloud-init --gzip --base64` does: it is only the API's transport
     payload = userdata.encode(user_data, gzip_it=gzip_it, base64_it=True) if base64_it else delivered

@@ -53,33 +53,11 @@ def cloud_init_command(profile: Path, output: Path | None, secrets_dir: Path | N
 def plan_command(profile: Path, secrets_dir: Path | None, node: str | None):
     """The steps this host will run, phase by phase."""
     from generator.pipeline import node_from_profile
-    from generator.kickstart import erased_disks
-    from generator.plan import plan
-
-    from generator.errors import Problem
-    from generator.secrets import missing_note
+    from generator.plan_report import plan_notes, plan_text
 
     node = node_from_profile(profile, secrets_dir, create_secrets=False, node_name=node)  # a dry run makes nothing
-    print(f"{node.hostname}: {node.role} ({node.action}) of cluster {node.cluster} — {node.os.name}, "
-          f"Kubernetes {node.kube.version}, CRI-O {node.kube.minor}, {node.cni.plugin} {node.cni.version}")
-    note = "" if node.join.from_profile else missing_note(node.cluster, secrets_dir)
-    if node.is_control_plane:
-        from generator.cloudinit import cloud_instance
-
-        kickstart_address = node.kube.advertise_address or "the default route's address at boot"
-        cloud_address = cloud_instance(node).kube.advertise_address or "the default route's address at boot"
-        print(f"API server advertises: {kickstart_address} (Kickstart); {cloud_address} (cloud-init)"
-              + ("" if node.kube.advertise_explicit else "; kubernetes.advertise_address pins it"))
-    print(f"Kickstart install erases: {erased_disks(node)}")
-    phase = None
-    for number, step in enumerate(plan(node), 1):
-        if step.phase != phase:
-            phase = step.phase
-            where = ("in the installer's %post / cloud-init runcmd" if phase == "prepare"
-                     else "on first boot (k8s-firstboot.service / cloud-init runcmd)")
-            print(f"\n{phase} — {where}")
-        print(f"  {number:2}. {step.title}")
-    print_text(([Problem(str(profile), 0, "", note, "note")] if note else []) + list(node.warnings))
+    sys.stdout.write(plan_text(node))
+    print_text(plan_notes(node, profile, secrets_dir))
 
 
 def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: bool, output_format: str) -> int:

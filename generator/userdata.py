@@ -31,6 +31,11 @@ LIMITS = (
 )
 
 
+def exceeded(size: int) -> list[Limit]:
+    """The clouds' limits that user-data of `size` bytes (as the instance receives it) is above."""
+    return [limit for limit in LIMITS if size > limit.limit]
+
+
 def compress(data: bytes) -> bytes:
     """gzip without a timestamp or file name, so the same input gives the same bytes."""
     return gzip.compress(data, compresslevel=9, mtime=0)
@@ -113,9 +118,7 @@ def size_report(label: str, text: str) -> list[Problem]:
     plain = len(text.encode("utf-8"))
     packed = len(compress(text.encode("utf-8")))
     found = [Problem(label, 0, "", f"user-data is {plain} bytes ({packed} with --gzip)", "note")]
-    for limit in LIMITS:
-        if plain <= limit.limit:
-            continue
+    for limit in exceeded(plain):
         if packed <= limit.limit:
             found.append(Problem(label, 0, "", f"user-data is {plain} bytes, above the {limit.limit}-byte "
                                                f"{limit.cloud} {limit.what} limit; render it with --gzip "
