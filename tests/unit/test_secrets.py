@@ -117,7 +117,7 @@ def test_damaged_secrets_file_is_a_clear_error(tmp_path):
 
 def _kickstart_config(ks: str) -> dict:
     """The kubeadm config a Kickstart carries, cut from its heredoc."""
-    body = ks.split(paths.KUBEADM_CONFIG, 1)[1]
+    body = ks.split(f"cat >{paths.KUBEADM_CONFIG})", 1)[1]  # its heredoc (written with umask 077)
     body = body.split("\n", 1)[1]
     delimiter = re_delimiter(ks)
     text = body.split("\n" + delimiter + "\n", 1)[0]
