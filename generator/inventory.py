@@ -49,7 +49,7 @@ def _set(data: dict, origins: dict, path: KeyPath, value, where: tuple[str, int]
 
 
 def _node_document(base: Document, entry: dict, origins: dict, display: str, where: tuple[str, int],
-                   problems: list[Problem], label: str = "") -> Document:
+                   problems: list[Problem], label: str = "", texts: dict | None = None) -> Document:
     """The cluster file's settings with one node's entry merged over them, as `extends:` merges."""
     entry, origins = dict(entry), dict(origins)
     for shortcut, target in SHORTCUTS.items():
@@ -67,7 +67,9 @@ def _node_document(base: Document, entry: dict, origins: dict, display: str, whe
     entry.setdefault("role", DEFAULT_ROLE)
     origins.setdefault(("role",), where)
     data, merged_origins = _merge(base.data, base.origins, entry, origins, where)
-    return Document(data, merged_origins, [display] + [f for f in base.files if f != display])
+    # texts: the files' lines a problem shows (one dict shared by the nodes of one file)
+    return Document(data, merged_origins, [display] + [f for f in base.files if f != display],
+                    base.texts if texts is None else texts)
 
 
 def _csv_path(doc: Document, ref: str) -> tuple[Path, str]:
@@ -84,8 +86,9 @@ def _csv_path(doc: Document, ref: str) -> tuple[Path, str]:
     return candidate, str(candidate)
 
 
-def _csv_rows(path: Path, display: str, problems: list[Problem]) -> list[tuple[int, dict]]:
-    """(line, {column: value}) of every data row; blank lines and lines starting with # are skipped."""
+def _csv_rows(path: Path, display: str, problems: list[Problem]) -> tuple[list[tuple[int, dict]], str]:
+    """(line, {column: value}) of every data row, and the file's text; blank lines and lines starting with #
+    are skipped."""
     text = read_utf8(path, display, "nodes_csv")
     reader = csv.reader(io.StringIO(text, newline=""))
     header, rows = None, []
@@ -108,7 +111,7 @@ def _csv_rows(path: Path, display: str, problems: list[Problem]) -> list[tuple[i
                 for column in repeated:
                     problems.append(Problem(display, line, "header", f"column {column!r} appears twice"))
                 if unknown or repeated or "hostname" not in header:
-                    return []
+                    return [], text
                 continue
             if len(cells) != len(header):
                 problems.append(Problem(display, line, "row", f"{len(cells)} fields, but the header has {len(header)} "
@@ -120,7 +123,7 @@ def _csv_rows(path: Path, display: str, problems: list[Problem]) -> list[tuple[i
     if header is None:
         problems.append(Problem(display, 1, "header", "empty: the first row names the columns, such as "
                                                       "hostname,role,mac,address"))
-    return rows
+    return rows, text
 
 
 def _csv_entry(row: dict, where: tuple[str, int]) -> tuple[dict, dict]:
@@ -139,7 +142,7 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
     """Every node the cluster file lists, unchecked, and the problems of entries and rows that make none."""
     base = Document({k: v for k, v in cluster.data.items() if k not in INVENTORY_KEYS},
                     {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
-                    cluster.files)
+                    cluster.files, cluster.texts)
     problems: list[Problem] = []
     nodes = []
     for i, entry in enumerate(cluster.data.get("nodes") or []):
@@ -155,9 +158,11 @@ def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
         nodes.append(_node_document(base, entry, origins, where[0], where, problems, f"nodes[{i}]."))
     if cluster.data.get("nodes_csv"):
         path, display = _csv_path(cluster, cluster.data["nodes_csv"])
-        for line, row in _csv_rows(path, display, problems):
+        rows, text = _csv_rows(path, display, problems)
+        texts = {display: text, **cluster.texts}
+        for line, row in rows:
             entry, origins = _csv_entry(row, (display, line))
-            nodes.append(_node_document(base, entry, origins, display, (display, line), problems))
+            nodes.append(_node_document(base, entry, origins, display, (display, line), problems, texts=texts))
     return nodes, problems
 
 
