@@ -552,7 +552,7 @@ def test_url_credentials_stay_out_of_the_script_and_command_lines(tmp_path):
     files = {f.path: f for f in node_files(node)}
     script = files[SCRIPT_PATH].content
     assert "s3cret" not in script and "pr0xy" not in script
-    assert '-K "$CONFIG_DIR/report.curlrc"' in script
+    assert f"-K {paths.REPORT_CURLRC} " in script  # curl reads the URL from the 0600 file, never argv
     for path, words in ((paths.REPORT_CURLRC, "s3cret"), (paths.PROXY_ENV, "pr0xy")):
         assert words in files[path].content and files[path].mode == 0o600 and files[path].secret
     written = {f["path"]: f for f in yaml.safe_load(render_user_data(node))["write_files"]}
