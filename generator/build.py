@@ -35,7 +35,6 @@ from generator.memo import share_equal_fields
 from generator.model import Node
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
-from generator.pipeline import profile_problems
 from generator.private import open_new, write_new
 from generator.progress import Progress
 from generator.pxe import PxeError
@@ -211,11 +210,11 @@ def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None
             found.append(build_entries(profile, relative))
         except ProfileError as exc:
             found.append(BuildEntries([], exc.problems, None))
-    work = [(entry, held.checked_with) for held in found for entry in held.entries]
+    work = [(entry, held) for held in found for entry in held.entries]
 
     def check_and_resolve(item) -> tuple[list[Problem], Node | None]:
-        entry, checked_with = item
-        failed = profile_problems(entry.doc, checked=checked_with) if checked_with is not None else []
+        entry, held = item
+        failed = held.problems_of(entry)
         if failed or makes_secrets(entry.doc, secrets_dir):
             return failed, None
         try:

@@ -48,9 +48,8 @@ _CDumper = yamldump.libyaml_twin(_Dumper)
 
 
 def _dump(data) -> str:
-    return yamldump.simple_block(data, literal=True) or yamldump.dump(
-        data, _Dumper, _CDumper, yamldump.UNFOLDED_TEXT, sort_keys=False, default_flow_style=False, width=1 << 20,
-        allow_unicode=True)
+    return yamldump.dump(data, _Dumper, _CDumper, yamldump.UNFOLDED_TEXT, literal=True, sort_keys=False,
+                         default_flow_style=False, width=1 << 20, allow_unicode=True)
 
 
 _dump_remembered = yamldump.Remembered(_dump)

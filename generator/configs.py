@@ -19,7 +19,7 @@ SYSCTLS = (
 _CSafeDumper = yamldump.libyaml_twin(yaml.SafeDumper)
 
 
-_dump_document = yamldump.Remembered(lambda document: yamldump.simple_block(document, literal=False) or yamldump.dump(
+_dump_document = yamldump.Remembered(lambda document: yamldump.dump(
     document, yaml.SafeDumper, _CSafeDumper, yamldump.WORD, sort_keys=False, default_flow_style=False))
 
 

@@ -202,6 +202,12 @@ class BuildEntries:
     problems: list[Problem]          # of list entries and CSV rows that make no node
     checked_with: dict | None
 
+    def problems_of(self, entry: NodeDocument) -> list[Problem]:
+        """The schema and rule problems of one entry (none left for a node profile, checked as it was loaded)."""
+        if self.checked_with is None:
+            return []
+        return profile_problems(entry.doc, checked=self.checked_with)  # inherited values passed with the file
+
 
 def build_entries(path: Path, relative: Path) -> BuildEntries:
     """The node profiles one file of a build holds - itself if it has a role, its list if it is an inventory,
@@ -227,11 +233,9 @@ def build_entries(path: Path, relative: Path) -> BuildEntries:
 def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
     """build_entries, checked: the node profiles that passed and the problems of those that did not."""
     found = build_entries(path, relative)
-    if found.checked_with is None:
-        return found.entries, found.problems
     checked, problems = [], list(found.problems)
     for entry in found.entries:
-        failed = profile_problems(entry.doc, checked=found.checked_with)  # inherited values passed with the file
+        failed = found.problems_of(entry)
         problems += failed
         if not failed:
             checked.append(entry)

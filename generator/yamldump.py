@@ -53,8 +53,14 @@ def libyaml_twin(dumper: type[yaml.SafeDumper]) -> type | None:
                                                  "yaml_multi_representers": dict(dumper.yaml_multi_representers)})
 
 
-def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Pattern, **options) -> str:
-    """yaml.dump(data, Dumper=dumper, **options), written by libyaml (`twin`) when that gives the same text."""
+def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Pattern, *, literal: bool = False,
+         **options) -> str:
+    """yaml.dump(data, Dumper=dumper, **options): written by simple_block (in block style, keys in order) or by
+    libyaml (`twin`) where either gives the same text. literal: `dumper` writes multi-line text as `|` blocks."""
+    if options.get("sort_keys") is False and options.get("default_flow_style") is False:
+        simple = simple_block(data, literal)
+        if simple is not None:
+            return simple
     fast = twin is not None and libyaml_safe(data, text)
     return yaml.dump(data, Dumper=twin if fast else dumper, **options)
 
@@ -82,8 +88,8 @@ def _frozen(data, containers: set[int]):
 
 
 class Remembered:
-    """`dump` for the last `size` distinct values it was given: the nodes of a fleet dump mostly equal data
-    (the same write_files entries, the same ClusterConfiguration), and equal data gives equal text.
+    """`dump` of what the nodes of a fleet mostly share (the same write_files entries, the same
+    ClusterConfiguration), kept for the last `size` distinct values: equal data gives equal text.
 
     mapping() writes a block mapping key by key (and the items of the lists named in `by_item` one by one), each
     part remembered: a block mapping's text is its keys' texts in order, and a block sequence's, not indented
@@ -93,13 +99,6 @@ class Remembered:
     def __init__(self, dump: Callable[[object], str], size: int = 64):
         self.dump = dump
         self.recent = Recent(size)
-
-    def __call__(self, data) -> str:
-        try:
-            key = _frozen(data, set())
-        except ValueError:
-            return self.dump(data)
-        return self.recent.get(key, lambda: self.dump(data))
 
     def mapping(self, data: dict, by_item: tuple[str, ...] = ()) -> str:
         containers: set[int] = set()
