@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import bootmedia, parallel, userdata
-from generator.cloudinit import render_user_data_from
+from generator.cloudinit import instance_files, render_user_data
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import BuildEntries, build_entries
@@ -272,7 +272,7 @@ def _write_node(tree: _Tree, node, name: Path, options: _Options) -> _NodeOutput
     kickstart = render_kickstart(node, rendered)
     tree.put(files, kickstart_path(name), kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV "
                                                      "image", secret=True)
-    user_data = render_user_data_from(node, rendered)
+    user_data = render_user_data(node, instance_files(node, rendered))  # the files the Kickstart embeds
     delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
     output.oversize += [(limit, len(delivered)) for limit in userdata.exceeded(len(delivered))]
     encodings = ", gzip" * gzip_it + ", base64" * base64_it

@@ -210,15 +210,13 @@ def header_comment(node: Node) -> str:
             f"# PRIVATE: it carries {secret}; hand it only to this instance.\n")
 
 
-def instance_files(node: Node, files: list[NodeFile] | None = None) -> list[NodeFile]:
+def instance_files(node: Node, files: list[NodeFile]) -> list[NodeFile]:
     """The files cloud-init writes: node_files() of the node as a cloud instance.
 
     Given the node's own files (a build renders them once for both carriers), only kubeadm's config is made
     again: the instance differs from the node in the advertised address alone, and only that file carries it
     (tests/unit/test_carriers_share_files.py renders every example both ways)."""
     cloud = cloud_instance(node)
-    if files is None:
-        return node_files(cloud)
     if cloud is node:
         return files
     return [dataclasses.replace(f, content=configs.kubeadm_config(cloud)) if f.path == KUBEADM_CONFIG else f
@@ -229,7 +227,3 @@ def render_user_data(node: Node, files: list[NodeFile] | None = None) -> str:
     """#cloud-config user-data text; files: those it writes (default: node_files of the node as an instance)."""
     return f"{HEADER}\n{header_comment(node)}{dump(cloud_config(node, files))}"
 
-
-def render_user_data_from(node: Node, files: list[NodeFile]) -> str:
-    """The user-data from the node's own node_files(), which the Kickstart embeds as they are."""
-    return render_user_data(node, instance_files(node, files))

@@ -58,7 +58,7 @@ def _where(doc: Document, *path) -> str:
 # --- rules for one node: they hold whether or not the rest of the cluster is rendered too -----------------
 
 def node_problems(doc: Document) -> list[Problem]:
-    """Mistakes one node profile shows by itself (called by rules.check_rules for every node profile)."""
+    """Mistakes one node profile shows by itself (called by rules.rule_problems for every node profile)."""
     data = doc.data
     problems: list[Problem] = []
     hostname, role = data.get("hostname"), data.get("role")

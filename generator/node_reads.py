@@ -65,11 +65,11 @@ class NodeTemplate:
         self.env, self.name, self.strip = env, name, strip
         self.reads: tuple[tuple[str, ...], ...] | None = None
         self.template: jinja2.Template | None = None  # looked up at the first render, then kept
-        self.rendered_once = False
         self.recent = Recent(RECENT)
 
     def render(self, node, **context) -> str:
         """The template rendered with node=node and `context`, whose values are part of the key as they are."""
+        first = self.template is None
         template = self.template = self.template or self.env.get_template(self.name)
 
         def fresh() -> str:
@@ -77,8 +77,7 @@ class NodeTemplate:
             return text.strip() if self.strip else text
 
         if self.reads is None:
-            if not self.rendered_once:
-                self.rendered_once = True
+            if first:
                 return fresh()
             self.reads = node_reads(self.env, self.name)
         try:

@@ -35,5 +35,5 @@ def plan_text(node: Node) -> str:
 
 def plan_notes(node: Node, profile: Path, secrets_dir: Path | None) -> list[Problem]:
     """The missing-secrets note (a dry run makes none) and the node's warnings."""
-    note = "" if node.join.from_profile else missing_note(node.cluster, secrets_dir)
+    note = missing_note(node.cluster, secrets_dir, node.join.from_profile)
     return ([Problem(str(profile), 0, "", note, "note")] if note else []) + list(node.warnings)

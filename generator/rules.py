@@ -118,12 +118,6 @@ def _way_in(doc: Document, problems: list[Problem]) -> None:
                                                         f"set users.admin.sudo: nopasswd (with ssh_keys), or a password_hash"))
 
 
-def check_rules(doc: Document) -> None:
-    problems = rule_problems(doc)
-    if problems:
-        raise ProfileError(problems)
-
-
 def rule_problems(doc: Document, refused: frozenset[KeyPath] = frozenset()) -> list[Problem]:
     """Every rule's problems; `refused`: key paths the schema refused (already reported, so not "missing")."""
     problems: list[Problem] = []

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from generator.errors import Problem, ProfileError
+from generator.memo import Recent
 from generator.private import directory_problem, write_atomically
 
 SECRETS_ENV = "K8S_FIRSTBOOT_SECRETS_DIR"
@@ -184,7 +185,7 @@ def write_private(path: Path, text: str) -> None:
 
 # secrets already parsed and checked, by the file's path and bytes: a build reads one cluster's file for each of
 # its nodes. The file is still read each time, so a changed file (gen token renew, a restore) is parsed again.
-_PARSED: dict[tuple[str, bytes], ClusterSecrets] = {}
+_PARSED = Recent(8)  # by (path, bytes): a few clusters' files at a time
 
 
 def _read(path: Path) -> ClusterSecrets | None:
@@ -194,12 +195,8 @@ def _read(path: Path) -> ClusterSecrets | None:
         return None
     with os.fdopen(fd, "rb") as handle:
         raw = handle.read(MAX_SECRETS_BYTES + 1)
-    key = (str(path), raw)
-    if key in _PARSED:
-        return _PARSED[key]
     try:
-        _PARSED[key] = _from_data(path, yaml.safe_load(raw.decode("utf-8")))
-        return _PARSED[key]
+        return _PARSED.get((str(path), raw), lambda: _from_data(path, yaml.safe_load(raw.decode("utf-8"))))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         # the line only: PyYAML's message quotes the text around it, which may be key material
         mark = getattr(exc, "problem_mark", None)
@@ -243,10 +240,11 @@ def load_or_throwaway(cluster: str, directory: Path | None = None) -> ClusterSec
     return load(path)
 
 
-def missing_note(cluster: str, directory: Path | None = None) -> str:
-    """What a check that makes nothing says when the cluster has no secrets yet ("" when it has)."""
+def missing_note(cluster: str, directory: Path | None = None, joins_by_profile: bool = False) -> str:
+    """What a check that makes nothing says when the cluster has no secrets yet ("" when it has, or when the
+    node joins with cluster.join from its profile and needs none)."""
     path = secrets_path(cluster, directory)
-    if os.path.lexists(path):
+    if joins_by_profile or os.path.lexists(path):
         return ""
     return (f"cluster {cluster} has no secrets yet ({path}); nothing was made: the first `gen ks`, "
             f"`gen cloud-init` or `gen build` makes them")

@@ -9,10 +9,10 @@ without a name the installer takes its address from there and the Kickstart's `n
 sets the static one for the installed system.
 """
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import ipv4
 from generator.errors import Problem
 from generator.fleet import FleetNode
 from generator.model import Node
@@ -67,7 +67,7 @@ def boot_entry(node: Node, name: Path) -> BootEntry:
     static = None
     interface = _installer_interface(node)
     if node.network.bootproto == "static" and node.network.address and interface:
-        address = ipaddress.IPv4Interface(node.network.address)
+        address = ipv4.interface(node.network.address)
         static = StaticAddress(address=str(address.ip), prefix=address.network.prefixlen, interface=interface,
                                gateway=node.network.gateway or None, nameservers=node.network.nameservers)
     return BootEntry(hostname=node.hostname, mac=node.network.mac,

@@ -70,7 +70,7 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> lis
 def _node_checks(path: Path, node: Node, secrets_dir: Path | None) -> list[Problem]:
     """The rendered artifacts of one node, through their real consumers, and what resolving it found."""
     found: list[Problem] = []
-    missing = "" if node.join.from_profile else secrets.missing_note(node.cluster, secrets_dir)
+    missing = secrets.missing_note(node.cluster, secrets_dir, node.join.from_profile)
     if missing:
         found.append(Problem(str(path), 0, "", missing, "note"))
     found += [Problem(str(path), 0, f.subject, f"{f.tool}: {f.message}") for f in artifact_findings(node)]
