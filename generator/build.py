@@ -10,42 +10,42 @@ its profile came from:
     media/<name>-oemdrv.iso      with --media: volume OEMDRV holding ks.cfg
     tftp/ dnsmasq/ README.txt    the PXE tree (generator/pxe.py) for nodes with a MAC and pxe: settings
 
-Nodes are rendered and written one at a time - shared among processes forked from this one when there are
-many (parallel.py; the bytes do not depend on how many) - and only their manifest entries stay in memory. The
-folder is built beside the target and renamed into place (outtree.py), so a failed build leaves the previous
-one untouched.
+A build goes over its nodes twice, one node at a time, shared among processes forked from this one when there
+are many (parallel.py; the bytes do not depend on how many). The first pass checks and resolves each node and
+keeps only what the checks across the fleet need (fleet.FleetNode, serve.PxeFacts); the second, once every
+check has passed, makes each node's profile again from its file, resolves and renders it, and writes its
+files and its manifest record, which go straight into manifest.json. So memory does not grow with the files
+a fleet gets, only with the few names and addresses per node its checks compare. The folder is built beside
+the target and renamed into place (outtree.py), so a failed build leaves the previous one untouched.
 """
 
 import hashlib
 import io
 import json
 import os
-import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
-from generator import bootmedia, parallel, userdata
+from generator import bootmedia, parallel, secrets, userdata
 from generator.cloudinit import instance_files, render_user_data
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
-from generator.inventory import BuildEntries, build_entries
+from generator.inventory import BuildEntries, NodeDocument, build_entries
 from generator.kickstart import render_kickstart
-from generator.memo import share_equal_fields
-from generator.model import Node
+from generator.memo import Recent, share_equal_fields
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
 from generator.private import open_new, write_new
 from generator.progress import Progress
-from generator.pxe import PxeError
 from generator.render import node_files
 from generator.resolve import makes_secrets, resolve
-from generator.serve import kickstart_path, plan_pxe
+from generator.serve import PxeFacts, PxePlan, kickstart_path, plan_pxe, pxe_facts
 
 MANIFEST_FORMAT = 1
 # below this many nodes a build stays in one process: forking and gathering would cost more than it saves
 PARALLEL_FROM = 100
-_DASHED_MAC = re.compile(r"[0-9a-f]{2}(-[0-9a-f]{2}){5}(?=(\.ipxe)?$)")  # at the end of the name
 
 
 def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
@@ -61,17 +61,27 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """One node that passed its own checks: what the checks across the fleet need, and where it comes from."""
+    member: FleetNode
+    name: Path          # of its artifacts, without suffix
+    pxe: PxeFacts
+    ref: tuple          # (BuildEntries, index): how to make its profile again
+
+
+def _same_targets(checked: list[_Checked]) -> list[Problem]:
     """Two nodes whose artifacts would have one name (same host name in one folder, from different clusters)."""
     seen: dict[Path, FleetNode] = {}
     problems = []
-    for member, name in members:
-        if name in seen and seen[name].node.cluster != member.node.cluster:
+    for item in checked:
+        member, name = item.member, item.name
+        if name in seen and seen[name].cluster != member.cluster:
             other = seen[name]
             file, line = other.doc.locate(("hostname",))
             problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
-                                                              f"{other.node.hostname} ({file}:{line}) of cluster "
-                                                              f"{other.node.cluster}; build the clusters into "
+                                                              f"{other.hostname} ({file}:{line}) of cluster "
+                                                              f"{other.cluster}; build the clusters into "
                                                               f"separate folders"))
         seen.setdefault(name, member)
     return problems
@@ -80,9 +90,15 @@ def _same_targets(members: list[tuple[FleetNode, Path]]) -> list[Problem]:
 @dataclass
 class BuildReport:
     out_dir: Path
-    files: list[str]                                   # relative to out_dir, as in the manifest
     problems: list[Problem] = field(default_factory=list)  # warnings and notes
     summary: str = ""
+
+    @property
+    def files(self) -> list[str]:
+        """Every file written, relative to out_dir: the manifest's, and the manifest itself."""
+        manifest = json.loads((self.out_dir / MANIFEST).read_text(encoding="utf-8"))
+        return ([f["path"] for node in manifest["nodes"] for f in node["files"]]
+                + [f["path"] for f in manifest["shared"]] + [MANIFEST])
 
     @property
     def written(self) -> list[Path]:
@@ -90,13 +106,11 @@ class BuildReport:
 
 
 class _Tree:
-    """Writes files into the staging folder and records each in the manifest."""
+    """Writes files into the staging folder (outtree.new_tree: ours alone until it is renamed into place)."""
 
     def __init__(self, root: Path):
-        self.root = root  # the staging folder of outtree.new_tree: ours alone until it is renamed into place
+        self.root = root
         self.folders: set[Path] = {root}
-        self.nodes: list[dict] = []
-        self.shared: list[dict] = []
 
     def write(self, path: str, payload: bytes, secret: bool) -> None:
         target = self.root / path
@@ -106,17 +120,31 @@ class _Tree:
         write_new(target, payload, 0o600 if secret else 0o644)
 
     def put(self, entries: list[dict], path: str, data: str | bytes, purpose: str, secret: bool) -> None:
+        """Writes the file and adds its manifest entry to `entries`."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
         self.write(path, payload, secret)
         entries.append({"path": path, "purpose": purpose, "size": len(payload),
                         "sha256": hashlib.sha256(payload).hexdigest(), "secret": secret})
 
-    def write_manifest(self) -> None:
-        """manifest.json, encoded piece by piece into the file: a large fleet's never sits in memory whole."""
-        with open_new(self.root / MANIFEST, 0o644) as handle, io.TextIOWrapper(handle, encoding="utf-8") as text:
-            json.dump({"format": MANIFEST_FORMAT, "generator": "k8s-firstboot gen build", "nodes": self.nodes,
-                       "shared": self.shared}, text, indent=1)
-            text.write("\n")
+
+class _Manifest:
+    """manifest.json, written record by record as the nodes are done: a large fleet's is never in memory whole.
+    The bytes are those json.dump(..., indent=1) gives for the whole document."""
+
+    def __init__(self, root: Path):
+        self._raw = open_new(root / MANIFEST, 0o644)
+        self._text = io.TextIOWrapper(self._raw, encoding="utf-8")
+        self._text.write(f'{{\n "format": {MANIFEST_FORMAT},\n "generator": "k8s-firstboot gen build",\n "nodes": [')
+        self._nodes = 0
+
+    def add_node(self, record: dict) -> None:
+        self._text.write(("," if self._nodes else "") + "\n  " + json.dumps(record, indent=1).replace("\n", "\n  "))
+        self._nodes += 1
+
+    def close(self, shared: list[dict]) -> None:
+        shared_text = json.dumps(shared, indent=1).replace("\n", "\n ")
+        self._text.write(("\n ]" if self._nodes else "]") + f',\n "shared": {shared_text}\n}}\n')
+        self._text.close()
 
 
 @dataclass
@@ -162,82 +190,110 @@ class _Findings:
 
 def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
           gzip_it: bool = False, base64_it: bool = False, jobs: int | None = None) -> BuildReport:
-    """jobs: processes that render and write the nodes (default: one per CPU) once there are PARALLEL_FROM."""
+    """jobs: processes that check, render and write the nodes (default: one per CPU) once there are
+    PARALLEL_FROM."""
     check_target(out_dir)  # before any work: a folder we would not replace is refused at once
     timestamp = _media_timestamp() if media else 0
-    members, problems = _checked_members(find_profiles(paths), secrets_dir, jobs)
+    with secrets.one_reading():  # each cluster's keys read once, the same for all its nodes
+        return _build(paths, out_dir, secrets_dir, media, timestamp, gzip_it, base64_it, jobs)
+
+
+def _build(paths: list[Path], out_dir: Path, secrets_dir: Path | None, media: bool, timestamp: int, gzip_it: bool,
+           base64_it: bool, jobs: int | None) -> BuildReport:
+    checked, problems = _check_nodes(find_profiles(paths), secrets_dir, jobs)
+    members = [item.member for item in checked]
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
-    problems += fleet_problems([member for member, _ in members], complete=not problems)
-    problems += _same_targets(members)
-    pxe, pxe_problems = plan_pxe(members)
+    problems += fleet_problems(members, complete=not problems)
+    problems += _same_targets(checked)
+    pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in checked])
     problems += pxe_problems
     if problems:  # nothing is written unless every profile is good
         raise ProfileError(problems)
-    summary = _summary(out_dir, members, media, len(pxe.entries))
-    first_file = members[0][0].doc.files[0] if members else str(out_dir)
-    nodes = [(member.node, name) for member, name in members]
-    del members  # the profiles and their origins served the checks; what follows needs the nodes alone
+    summary = _summary(out_dir, members, media, len(pxe.owners))
+    refs = [item.ref for item in checked]
+    del checked, members  # what follows needs each node's profile again, one at a time
     findings = _Findings()
-    options = _Options(media, timestamp, gzip_it, base64_it)
-    progress = Progress(len(nodes), "nodes")
+    options = _Options(media, timestamp, gzip_it, base64_it, secrets_dir)
+    progress = Progress(len(refs), "nodes")
     with new_tree(out_dir) as staging:
-        tree = _Tree(staging)
+        tree, manifest = _Tree(staging), _Manifest(staging)
         try:
-            outputs = parallel.ordered_map(lambda item: _write_node(tree, item[0], item[1], options), nodes,
-                                           _jobs_for(len(nodes), jobs), progress.update)
+            for output in parallel.ordered_imap(lambda ref: _write_node(tree, ref, pxe, options), refs,
+                                                _jobs_for(len(refs), jobs), progress.update):
+                manifest.add_node(output.record)  # in the nodes' order, however many processes wrote them
+                findings.add(output)
         finally:
             progress.close()
-        for output in outputs:  # in the nodes' order, however many processes wrote them
-            tree.nodes.append(output.record)
-            findings.add(output)
-        _write_pxe_tree(tree, pxe, first_file)
-        tree.write_manifest()
-    files = [f["path"] for node in tree.nodes for f in node["files"]] + [f["path"] for f in tree.shared] + [MANIFEST]
+        shared: list[dict] = []
+        for path, text in sorted(pxe.shared_files().items()):
+            tree.put(shared, path, text, _pxe_purpose(path), secret=False)
+        manifest.close(shared)
     notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
-    return BuildReport(out_dir, files, findings.problems(out_dir, gzip_it) + notes, summary)
+    return BuildReport(out_dir, findings.problems(out_dir, gzip_it) + notes, summary)
 
 
-def _checked_members(profiles: list[tuple[Path, Path]], secrets_dir: Path | None,
-                     jobs: int | None) -> tuple[list[tuple[FleetNode, Path]], list[Problem]]:
-    """Every node of the build, checked and resolved, with the name of its artifacts; and every problem found.
+def _check_nodes(profiles: list[tuple[Path, Path]], secrets_dir: Path | None,
+                 jobs: int | None) -> tuple[list[_Checked], list[Problem]]:
+    """Every node of the build that passed its own checks, and every problem found.
 
-    A cluster file's listed nodes are checked and resolved in several processes when there are many; a node
-    whose cluster secrets do not exist yet is resolved here, once the others are done, so the file is made once
-    and no process reads it half-written."""
+    The listed nodes of a cluster file are checked and resolved in several processes when there are many; a
+    node whose cluster secrets do not exist yet is resolved here, once the others are done, so the file is made
+    once and no process reads it half-written."""
     found = []  # per file: its entries, or the problems that made it fail as a whole
     for profile, relative in profiles:
         try:
             found.append(build_entries(profile, relative))
         except ProfileError as exc:
-            found.append(BuildEntries([], exc.problems, None))
-    work = [(entry, held) for held in found for entry in held.entries]
+            found.append(BuildEntries(relative, exc.problems))
+    refs = [(held, index) for held in found for index in range(len(held))]
 
-    def check_and_resolve(item) -> tuple[list[Problem], Node | None]:
-        entry, held = item
-        failed = held.problems_of(entry)
+    def check(ref) -> tuple[list[Problem], _Checked | None]:
+        """Its problems, or what the fleet checks need of it; neither: it is resolved here, after the others."""
+        held, index = ref
+        entry, failed = held.entry(index)
+        failed += held.problems_of(entry)
         if failed or makes_secrets(entry.doc, secrets_dir):
             return failed, None
-        try:
-            return [], share_equal_fields(resolve(entry.doc, secrets_dir), parts)  # (in each process, then here)
-        except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
-            return exc.problems, None
+        return _facts(entry, secrets_dir)
 
-    parts: dict = {}  # the nodes' equal parts, held once (memo.share_equal_fields)
-    results = iter(parallel.ordered_map(check_and_resolve, work, _jobs_for(len(work), jobs)))
-    members, problems = [], []
+    results = iter(parallel.ordered_map(check, refs, _jobs_for(len(refs), jobs)))
+    checked, problems = [], []
+    pool: dict = {}  # the nodes' equal values, held once: each result came through a pipe as a copy of its own
     for held in found:  # the problems in the order of the files, entries and rows
         problems += held.problems
-        for entry in held.entries:
-            failed, node = next(results)
-            if not failed and node is None:  # its cluster's secrets are made here, once
-                try:
-                    node = resolve(entry.doc, secrets_dir)
-                except ProfileError as exc:
-                    failed = exc.problems
+        for index in range(len(held)):
+            failed, item = next(results)
+            if not failed and item is None:  # its cluster's secrets are made here, once
+                failed, item = _facts(held.entry(index)[0], secrets_dir)
             problems += failed
-            if not failed:
-                members.append((FleetNode(entry.doc, share_equal_fields(node, parts)), entry.name))
-    return members, problems
+            if item is not None:
+                member = item.member
+                shared = {key: pool.setdefault(value, value) for key, value in (
+                    ("role", member.role), ("cluster", member.cluster), ("endpoint_host", member.endpoint_host),
+                    ("hosts", member.hosts))}
+                checked.append(_Checked(replace(member, source=partial(_document, held, index), **shared),
+                                        item.name, pool.setdefault(item.pxe, item.pxe), (held, index)))
+    return checked, problems
+
+
+def _facts(entry: NodeDocument, secrets_dir: Path | None) -> tuple[list[Problem], _Checked | None]:
+    """A node resolved: what the checks across the fleet need of it, or its problems."""
+    try:
+        node = resolve(entry.doc, secrets_dir)
+    except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
+        return exc.problems, None
+    pxe, problems = pxe_facts(entry.doc, node, entry.name)
+    if problems:
+        return problems, None
+    return [], _Checked(FleetNode.of(entry.doc, node, source=_no_document), entry.name, pxe, ())
+
+
+def _no_document():
+    raise AssertionError("a FleetNode made for the build gets its source in the main process")
+
+
+def _document(held: BuildEntries, index: int):
+    return held.entry(index)[0].doc
 
 
 def _jobs_for(nodes: int, requested: int | None) -> int:
@@ -251,15 +307,25 @@ def _media_timestamp() -> int:
         raise UsageError(str(exc)) from None
 
 
+# the parts of the last nodes written, for share_equal_fields: enough for every part of a node and a few shapes
+_RECENT_PARTS = Recent(256)
+
+
 @dataclass(frozen=True)
 class _Options:
     media: bool
     timestamp: int
     gzip_it: bool
     base64_it: bool
+    secrets_dir: Path | None
 
 
-def _write_node(tree: _Tree, node, name: Path, options: _Options) -> _NodeOutput:
+def _write_node(tree: _Tree, ref: tuple, pxe: PxePlan, options: _Options) -> _NodeOutput:
+    """Makes the node's profile again, resolves it (it passed every check) and writes its files."""
+    held, index = ref
+    entry = held.entry(index)[0]
+    node, name = share_equal_fields(resolve(entry.doc, options.secrets_dir), _RECENT_PARTS), entry.name
+    del entry  # (the profile is let go before rendering)
     files: list[dict] = []
     record = {"name": name.as_posix(), "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
     if node.network.mac:
@@ -284,6 +350,8 @@ def _write_node(tree: _Tree, node, name: Path, options: _Options) -> _NodeOutput
     if network_config is not None:
         tree.put(files, f"cloud/{name.as_posix()}.network-config", network_config,
                  "cloud-init network-config v2, matching the MAC", secret=False)
+    for path, text in sorted(pxe.machine_files(node, name).items()):
+        tree.put(files, path, text, _pxe_purpose(path), secret=False)
     if not options.media:
         return output
     timestamp = options.timestamp
@@ -309,23 +377,14 @@ PXE_PURPOSES = {
 }
 
 
-def _write_pxe_tree(tree: _Tree, pxe, first_file: str) -> None:
-    try:
-        files = pxe.tree()
-    except PxeError as exc:  # each entry passed alone; what is left is across entries
-        raise ProfileError([Problem(first_file, 0, "pxe", str(exc))]) from None
-    by_name = {record["name"]: record["files"] for record in tree.nodes}
-    by_dashed_mac = {mac.replace(":", "-"): by_name[name] for mac, name in pxe.owners.items()}
-    for path in sorted(files):
-        purpose = next(text for prefix, text in PXE_PURPOSES.items() if path.startswith(prefix))
-        mac = _DASHED_MAC.search(path)  # the per-MAC files name their machine by its MAC with dashes
-        tree.put(by_dashed_mac[mac.group()] if mac else tree.shared, path, files[path], purpose, secret=False)
+def _pxe_purpose(path: str) -> str:
+    return next(text for prefix, text in PXE_PURPOSES.items() if path.startswith(prefix))
 
 
-def _summary(out_dir: Path, members, media: bool, served: int) -> str:
+def _summary(out_dir: Path, members: list[FleetNode], media: bool, served: int) -> str:
     roles = defaultdict(int)
-    for member, _ in members:
-        roles[member.node.role] += 1
+    for member in members:
+        roles[member.role] += 1
     counts = ", ".join(f"{count} {role}" for role, count in sorted(roles.items()))
     parts = ["Kickstarts in http/ks/", "user-data in cloud/"]
     if media:

@@ -9,7 +9,8 @@ nothing answers on. Every problem is reported at once, at the file and line of t
 import difflib
 import ipaddress
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from generator import ipv4
 from generator.errors import Problem
@@ -122,22 +123,45 @@ def node_problems(doc: Document) -> list[Problem]:
 
 # --- rules across the nodes of a build -------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FleetNode:
-    doc: Document
-    node: Node
+    """What the checks across a build need of one node: its names and addresses as resolved, two values as the
+    profile wrote them, and where its profile is. A build keeps one per node while its checks run, so it holds
+    no profile: the document is made again (`source`) only when a problem must point into it."""
+    hostname: str
+    role: str
+    cluster: str
+    mac: str
+    address: str                    # without its prefix, or ""
+    endpoint_host: str
+    virtual_ip: str                 # the node's resolved cluster.virtual_ip (control planes), or ""
+    written_virtual_ip: object      # cluster.virtual_ip.address as the profile has it, or None
+    first_control_plane: object     # cluster.first_control_plane as the profile has it, or None
+    hosts: tuple
+    source: Callable[[], Document] | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, doc: Document, node: Node, source: Callable[[], Document] | None = None) -> "FleetNode":
+        """source: how to make `doc` again when it is needed (default: keep `doc` itself)."""
+        return cls(hostname=node.hostname, role=node.role, cluster=node.cluster, mac=node.network.mac,
+                   address=str(ipv4.interface(node.network.address).ip) if node.network.address else "",
+                   endpoint_host=node.kube.endpoint_host,
+                   virtual_ip=node.virtual_ip.address if node.virtual_ip else "",
+                   written_virtual_ip=_get(doc.data, "cluster", "virtual_ip", "address"),
+                   first_control_plane=_get(doc.data, "cluster", "first_control_plane"), hosts=node.hosts,
+                   source=source or (lambda: doc))
 
     @property
-    def address(self) -> str:
-        return str(ipv4.interface(self.node.network.address).ip) if self.node.network.address else ""
+    def doc(self) -> Document:
+        return self.source()
 
     @property
     def is_control_plane(self) -> bool:
-        return self.node.role == "control-plane"
+        return self.role == "control-plane"
 
 
 def _label(member: FleetNode) -> str:
-    return f"{member.node.hostname} ({member.node.role}, {_where(member.doc, 'hostname')})"
+    return f"{member.hostname} ({member.role}, {_where(member.doc, 'hostname')})"
 
 
 def _duplicates(members: list[FleetNode], value, path: tuple, what: str) -> list[Problem]:
@@ -150,8 +174,8 @@ def _duplicates(members: list[FleetNode], value, path: tuple, what: str) -> list
             continue
         if key in first_with:
             other = first_with[key]
-            problems.append(member.doc.problem(path, f"{what} {key} is also {other.node.hostname}'s "
-                                                     f"({other.node.role}, {_where(other.doc, 'hostname')}); "
+            problems.append(member.doc.problem(path, f"{what} {key} is also {other.hostname}'s "
+                                                     f"({other.role}, {_where(other.doc, 'hostname')}); "
                                                      f"every node needs its own"))
         else:
             first_with[key] = member
@@ -162,24 +186,24 @@ def _first_control_plane(members: list[FleetNode], control_planes: list[FleetNod
     problems: list[Problem] = []
     if not control_planes:
         return problems  # the control planes are rendered elsewhere (or the nodes join an existing cluster)
-    names = [m.node.hostname for m in control_planes]
+    names = [m.hostname for m in control_planes]
     for member in members:
-        first = _get(member.doc.data, "cluster", "first_control_plane")
+        first = member.first_control_plane
         if not isinstance(first, str) or first in names:
             continue
-        worker = next((m for m in members if m.node.hostname == first), None)
+        worker = next((m for m in members if m.hostname == first), None)
         if worker:
             message = f"names {first}, a worker ({_where(worker.doc, 'hostname')}); name the control plane that runs kubeadm init"
         else:
             close = difflib.get_close_matches(first, names, n=1) or [n for n in names if same_host(n, first)]
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            message = f"no control plane of cluster {member.node.cluster} is called {first!r} (they are {', '.join(names)}){hint}"
+            message = f"no control plane of cluster {member.cluster} is called {first!r} (they are {', '.join(names)}){hint}"
         problems.append(member.doc.problem(("cluster", "first_control_plane"), message))
     if len(control_planes) > 1:
         for member in control_planes:
-            if _get(member.doc.data, "cluster", "first_control_plane") is None:
+            if member.first_control_plane is None:
                 problems.append(member.doc.problem(("cluster",), (
-                    f"cluster {member.node.cluster} has {len(control_planes)} control planes ({', '.join(names)}) and "
+                    f"cluster {member.cluster} has {len(control_planes)} control planes ({', '.join(names)}) and "
                     f"no cluster.first_control_plane: each would run kubeadm init and start a cluster of its own; "
                     f"name the first one")))
     return problems
@@ -193,20 +217,19 @@ def _endpoint(members: list[FleetNode], control_planes: list[FleetNode]) -> list
     by_address = {m.address: m for m in members if m.address}
     owners: dict[str, FleetNode | None] = {}  # by endpoint host: the nodes of a cluster mostly share one
     for member in members:
-        host = member.node.kube.endpoint_host
-        vip = member.node.virtual_ip.address if member.node.virtual_ip else _get(
-            member.doc.data, "cluster", "virtual_ip", "address")
+        host = member.endpoint_host
+        vip = member.virtual_ip or member.written_virtual_ip
         if host not in owners:
-            owners[host] = by_address.get(host) or next((m for m in members if same_host(m.node.hostname, host)), None)
+            owners[host] = by_address.get(host) or next((m for m in members if same_host(m.hostname, host)), None)
         owner = owners[host]
-        named = any(host == h.ip or host in h.names for h in member.node.hosts)
+        named = any(host == h.ip or host in h.names for h in member.hosts)
         path = ("kubernetes", "control_plane_endpoint")
         if owner and not owner.is_control_plane:
             problems.append(member.doc.problem(path, f"{host} is the worker {_label(owner)}: the endpoint must be a "
                                                      f"control plane, the virtual IP or a load balancer"))
         elif not owner and host != vip and not named and _ip(host):
             problems.append(member.doc.problem(path, (
-                f"nothing of cluster {member.node.cluster} answers on {host}: it is no control plane's address and not "
+                f"nothing of cluster {member.cluster} answers on {host}: it is no control plane's address and not "
                 f"cluster.virtual_ip; for a load balancer, name it in hosts: (ip and names)")))
     return problems
 
@@ -216,20 +239,20 @@ def _hosts_entries(members: list[FleetNode]) -> list[Problem]:
     problems: list[Problem] = []
     contradicted: dict = {}  # by entry: the nodes of a cluster mostly share their hosts: entries
     for member in members:
-        for i, entry in enumerate(member.node.hosts):
+        for i, entry in enumerate(member.hosts):
             if entry not in contradicted:
                 contradicted[entry] = [other for other in members if other.address and entry.ip != other.address
-                                       and any(same_host(n, other.node.hostname) for n in entry.names)]
+                                       and any(same_host(n, other.hostname) for n in entry.names)]
             for other in contradicted[entry]:
                 problems.append(member.doc.problem(("hosts", i, "ip"), (
-                    f"{entry.ip} is given for {other.node.hostname}, whose address is {other.address} "
+                    f"{entry.ip} is given for {other.hostname}, whose address is {other.address} "
                     f"({_where(other.doc, 'network', 'address')})")))
     return problems
 
 
 def _virtual_ip(members: list[FleetNode]) -> list[Problem]:
     problems: list[Problem] = []
-    vips = {m.node.virtual_ip.address: m for m in members if m.node.virtual_ip}
+    vips = {m.virtual_ip: m for m in members if m.virtual_ip}
     for member in members:
         if member.address in vips:
             owner = vips[member.address]
@@ -243,7 +266,7 @@ def _endpoint_workers(members: list[FleetNode]) -> list[Problem]:
     """A worker on the address every node reaches the API by."""
     problems: list[Problem] = []
     for member in members:
-        if not member.is_control_plane and member.address and member.address == member.node.kube.endpoint_host:
+        if not member.is_control_plane and member.address and member.address == member.endpoint_host:
             problems.append(member.doc.problem(("network", "address"), (
                 f"{member.address} is the control plane endpoint ({_where(member.doc, 'kubernetes', 'control_plane_endpoint')}); "
                 f"a worker there takes the API's address")))
@@ -256,13 +279,13 @@ def fleet_problems(members: list[FleetNode], complete: bool = True) -> list[Prob
     complete=False: some nodes failed their own checks and are missing here, so what depends on every node
     being present (which control planes exist, what answers on the endpoint) is not judged.
     """
-    problems = _duplicates(members, lambda m: m.node.network.mac, ("network", "mac"), "MAC address")
+    problems = _duplicates(members, lambda m: m.mac, ("network", "mac"), "MAC address")
     clusters: dict[str, list[FleetNode]] = defaultdict(list)
     for member in members:
-        clusters[member.node.cluster].append(member)
+        clusters[member.cluster].append(member)
     for cluster_members in clusters.values():
         control_planes = [m for m in cluster_members if m.is_control_plane]
-        problems += _duplicates(cluster_members, lambda m: m.node.hostname, ("hostname",), "host name")
+        problems += _duplicates(cluster_members, lambda m: m.hostname, ("hostname",), "host name")
         problems += _duplicates(cluster_members, lambda m: m.address, ("network", "address"), "address")
         if complete:
             problems += _first_control_plane(cluster_members, control_planes)

@@ -138,31 +138,59 @@ def _csv_entry(row: dict, where: tuple[str, int]) -> tuple[dict, dict]:
     return entry, origins
 
 
+class NodeList:
+    """The nodes a cluster file lists - its `nodes:` entries, then the rows of its CSV file - each merged with
+    the file's settings only when asked for (document(i)): a long list is held as its entries and rows, never
+    as documents all at once. problems: those of entries and rows that make no node, found while listing."""
+
+    def __init__(self, cluster: Document):
+        self.base = Document({k: v for k, v in cluster.data.items() if k not in INVENTORY_KEYS},
+                             {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
+                             cluster.files, cluster.texts)
+        self.problems: list[Problem] = []
+        # (entry, its origins or None for a CSV row, display, where, label, texts)
+        self._listed: list[tuple] = []
+        entries = cluster.data.get("nodes") or []
+        own_origins: list[dict] = [{} for _ in entries]  # each entry's origins, relative to it, in one pass
+        for path, origin in cluster.origins.items():
+            if len(path) > 2 and path[0] == "nodes":
+                own_origins[path[1]][path[2:]] = origin
+        for i, entry in enumerate(entries):
+            prefix = ("nodes", i)
+            misplaced = [key for key in ("extends",) + INVENTORY_KEYS if key in entry]
+            for key in misplaced:
+                self.problems.append(cluster.problem(prefix + (key,), f"a node entry inherits this file's settings "
+                                                                      f"and lists no nodes; {key} belongs at the top "
+                                                                      f"of the file"))
+            if not misplaced:
+                where = cluster.locate(prefix)
+                self._listed.append((entry, own_origins[i], where[0], where, f"nodes[{i}].", None))
+        if cluster.data.get("nodes_csv"):
+            path, display = _csv_path(cluster, cluster.data["nodes_csv"])
+            rows, text = _csv_rows(path, display, self.problems)
+            texts = {display: text, **cluster.texts}  # one dict for every row's document
+            self._listed += [(row, None, display, (display, line), "", texts) for line, row in rows]
+
+    def __len__(self) -> int:
+        return len(self._listed)
+
+    def document(self, index: int) -> tuple[Document, list[Problem]]:
+        """Node `index`'s profile, and the problems of its entry found while merging it."""
+        entry, origins, display, where, label, texts = self._listed[index]
+        if origins is None:
+            entry, origins = _csv_entry(entry, where)
+        problems: list[Problem] = []
+        return _node_document(self.base, entry, origins, display, where, problems, label, texts), problems
+
+
 def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
     """Every node the cluster file lists, unchecked, and the problems of entries and rows that make none."""
-    base = Document({k: v for k, v in cluster.data.items() if k not in INVENTORY_KEYS},
-                    {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
-                    cluster.files, cluster.texts)
-    problems: list[Problem] = []
-    nodes = []
-    for i, entry in enumerate(cluster.data.get("nodes") or []):
-        prefix = ("nodes", i)
-        misplaced = [key for key in ("extends",) + INVENTORY_KEYS if key in entry]
-        for key in misplaced:
-            problems.append(cluster.problem(prefix + (key,), f"a node entry inherits this file's settings and lists "
-                                                             f"no nodes; {key} belongs at the top of the file"))
-        if misplaced:
-            continue
-        origins = {p[2:]: o for p, o in cluster.origins.items() if p[:2] == prefix and len(p) > 2}
-        where = cluster.locate(prefix)
-        nodes.append(_node_document(base, entry, origins, where[0], where, problems, f"nodes[{i}]."))
-    if cluster.data.get("nodes_csv"):
-        path, display = _csv_path(cluster, cluster.data["nodes_csv"])
-        rows, text = _csv_rows(path, display, problems)
-        texts = {display: text, **cluster.texts}
-        for line, row in rows:
-            entry, origins = _csv_entry(row, (display, line))
-            nodes.append(_node_document(base, entry, origins, display, (display, line), problems, texts=texts))
+    listed = NodeList(cluster)
+    nodes, problems = [], list(listed.problems)
+    for index in range(len(listed)):
+        doc, found = listed.document(index)
+        nodes.append(doc)
+        problems += found
     return nodes, problems
 
 
@@ -191,16 +219,30 @@ def listed_node(doc: Document, hostname: str | None) -> Document:
     return chosen[0]
 
 
-@dataclass(frozen=True)
 class BuildEntries:
-    """The node profiles one file of a build holds, not yet checked when they are listed nodes.
+    """The node profiles one file of a build holds, not yet checked when they are listed nodes; each is made
+    when asked for (entry(i)), so a build can check them, let them go and make them again to render them.
 
     checked_with: the cluster file's data that listed nodes are checked against (profile_problems(doc,
     checked=...)), or None when the entries passed their checks already (a node profile)."""
 
-    entries: list[NodeDocument]
-    problems: list[Problem]          # of list entries and CSV rows that make no node
-    checked_with: dict | None
+    def __init__(self, relative: Path, problems: list[Problem], *, profile: Document | None = None,
+                 listed: NodeList | None = None, checked_with: dict | None = None):
+        self.relative = relative
+        self.problems = problems         # of list entries and CSV rows that make no node
+        self.checked_with = checked_with
+        self._profile, self._listed = profile, listed
+
+    def __len__(self) -> int:
+        return len(self._listed) if self._listed is not None else int(self._profile is not None)
+
+    def entry(self, index: int) -> tuple[NodeDocument, list[Problem]]:
+        """Entry `index` and the problems found while making it (see problems_of for the rest)."""
+        if self._listed is None:
+            return NodeDocument(self._profile, self.relative.with_suffix("")), []
+        doc, problems = self._listed.document(index)
+        hostname = doc.data.get("hostname")  # (a listed node without one fails its checks)
+        return NodeDocument(doc, self.relative.parent / (hostname if isinstance(hostname, str) else "-")), problems
 
     def problems_of(self, entry: NodeDocument) -> list[Problem]:
         """The schema and rule problems of one entry (none left for a node profile, checked as it was loaded)."""
@@ -222,20 +264,20 @@ def build_entries(path: Path, relative: Path) -> BuildEntries:
         if own:  # inherited from the cluster file it extends is fine; listed here, they would be ignored
             raise ProfileError([doc.problem((key,), "a node profile (it has a role) lists no nodes; list them in "
                                                     "a cluster file without role and hostname") for key in own])
-        return BuildEntries([NodeDocument(doc, relative.with_suffix(""))], [], None)
+        return BuildEntries(relative, [], profile=doc)
     if not is_inventory(doc):
-        return BuildEntries([], [], None)
-    nodes, problems = node_documents(doc)
-    return BuildEntries([NodeDocument(node, relative.parent / node.data["hostname"]) for node in nodes], problems,
-                        doc.data)
+        return BuildEntries(relative, [])
+    listed = NodeList(doc)
+    return BuildEntries(relative, listed.problems, listed=listed, checked_with=doc.data)
 
 
 def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], list[Problem]]:
     """build_entries, checked: the node profiles that passed and the problems of those that did not."""
     found = build_entries(path, relative)
     checked, problems = [], list(found.problems)
-    for entry in found.entries:
-        failed = found.problems_of(entry)
+    for index in range(len(found)):
+        entry, failed = found.entry(index)
+        failed += found.problems_of(entry)
         problems += failed
         if not failed:
             checked.append(entry)

@@ -38,16 +38,17 @@ def forget_all() -> None:
         cache.entries.clear()
 
 
-def share_equal_fields(obj, pool: dict):
-    """`obj` (a frozen dataclass) with each field equal to one an earlier object had in `pool` replaced by that
-    one: the nodes of a fleet resolve to mostly equal parts (OS, Kubernetes, repositories, keys), and a build
-    that holds them all for its checks then holds each part once."""
+def share_equal_fields(obj, pool: Recent):
+    """`obj` (a frozen dataclass) with each field equal to one a recent object had in `pool` replaced by that
+    one. The nodes of a fleet resolve to mostly equal parts (OS, Kubernetes, repositories, keys), and the
+    render caches (node_reads.NodeTemplate) know a part by its identity: shared, a part rendered for the node
+    before is found again without comparing it whole."""
     changes = {}
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         try:
             # with its type: 1800 == 1800.0 == True, but each is written differently
-            kept = pool.setdefault((field.name, type(value), value), value)
+            kept = pool.get((field.name, type(value), value), lambda: value)
         except TypeError:  # unhashable: this field stays the object's own
             continue
         if kept is not value:

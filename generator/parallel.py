@@ -2,9 +2,10 @@
 
 Checking, resolving and rendering a node is pure Python and holds the interpreter lock, so threads would not
 help; forked children start with everything the parent loaded and checked, so nothing is sent to them. Each
-child takes every jobs-th item, runs `function` on it and sends the results back pickled through a pipe; the
-parent takes its own share meanwhile. Results are returned in the items' order, so what a build writes does
-not depend on how many processes made it.
+child takes every jobs-th item, runs `function` on it and sends each result back pickled through a pipe as soon
+as it is made; the parent takes its own share meanwhile and hands the results on in the items' order, each as
+soon as those before it are there. So what a build writes does not depend on how many processes made it, and
+no process holds more than a few results at a time.
 
 Forking is safe only in a process with one thread: a lock another thread holds at the fork stays locked in the
 child for ever (CPython's os.fork documentation; Python 3.12 warns). A process with other threads (a program
@@ -22,7 +23,7 @@ import pickle
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 _RESET = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -55,46 +56,96 @@ def can_fork() -> bool:
 
 
 def ordered_map(function: Callable, items: Sequence, jobs: int, on_done: Callable[[int], None] | None = None) -> list:
-    """[function(item) for item in items], shared among `jobs` processes (this one and jobs - 1 children)
-    when this process may fork. on_done(n) is called in this process as its own share advances, with an
-    estimate of the items done overall."""
+    """[function(item) for item in items], shared among `jobs` processes (see ordered_imap)."""
+    return list(ordered_imap(function, items, jobs, on_done))
+
+
+def ordered_imap(function: Callable, items: Sequence, jobs: int,
+                 on_done: Callable[[int], None] | None = None) -> Iterator:
+    """function(item) for each item, in the items' order, shared among `jobs` processes (this one and jobs - 1
+    children) when this process may fork. Each result is handed on as soon as it and those before it are done,
+    so the caller can write it and let it go: a large build never holds them all. on_done(n) is called with
+    the number of results handed on."""
     jobs = max(1, min(jobs, len(items)))
     if jobs == 1 or not can_fork():
-        results = []
-        for item in items:
-            results.append(function(item))
+        for done, item in enumerate(items, 1):
+            yield function(item)
             if on_done:
-                on_done(len(results))
-        return results
-    children: list[tuple[int, int, int]] = []  # (pid, read end of its pipe, its share), not yet reaped
-    shares = {}
+                on_done(done)
+        return
+    children: list[_Child] = []  # not yet reaped
     try:
         for share in range(1, jobs):
-            children.append(_fork_child(function, items[share::jobs], [c[1] for c in children], share))
-        own = []
-        for item in items[0::jobs]:
-            own.append(function(item))
+            children.append(_fork_child(function, items[share::jobs], [c.pipe.fileno() for c in children]))
+        for index, item in enumerate(items):
+            share = index % jobs
+            yield function(item) if share == 0 else children[share - 1].next_result()
             if on_done:
-                on_done(min(len(items), len(own) * jobs))
-        shares[0] = own
+                on_done(index + 1)
         while children:
-            pid, read_end, share = children.pop(0)
-            shares[share] = _result(*_receive(pid, read_end))
-    except BaseException:
+            children[0].finish()
+            children.pop(0)
+    except BaseException:  # (GeneratorExit too: the caller stopped early) the children go, then this goes on
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a second Ctrl-C: clean up first
         try:
-            for pid, read_end, _ in children:
-                _kill(pid, read_end)
+            for child in children:
+                child.kill()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         raise
-    results = [None] * len(items)
-    for share, values in shares.items():
-        results[share::jobs] = values
-    return results
 
 
-def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], index: int) -> tuple[int, int, int]:
+class _Child:
+    """A forked child as the parent sees it: its pid and the read end of its pipe, one pickled message a result."""
+
+    def __init__(self, pid: int, read_end: int):
+        self.pid = pid
+        self.pipe = os.fdopen(read_end, "rb")
+        self.reaped = False
+
+    def next_result(self):
+        try:
+            outcome, value = pickle.load(self.pipe)  # our own child's bytes, through our own pipe
+        except EOFError:
+            status = self._reap()
+            how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+            raise ChildFailed(f"a build process ended without a result ({how})") from None
+        if outcome == "ok":
+            return value
+        self._reap()
+        if outcome == "raised":
+            exc, text = value
+            exc.add_note(f"raised in a build process:\n{text}")
+            raise exc
+        raise ChildFailed(f"a build process failed:\n{value}")
+
+    def finish(self) -> None:
+        """After its last result: the child has nothing more to say and ends well."""
+        extra = self.pipe.read()
+        status = self._reap()
+        if extra or status:
+            raise ChildFailed(f"a build process ended with exit status {status} after its results")
+
+    def kill(self) -> None:
+        if self.reaped:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._reap()
+
+    def _reap(self) -> int:
+        self.pipe.close()
+        self.reaped = True
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return 0
+        return os.waitstatus_to_exitcode(status)
+
+
+def _fork_child(function: Callable, share: Sequence, other_pipes: list[int]) -> _Child:
     read_end, write_end = os.pipe()
     # SIGINT blocked from the fork until the child has its default actions: it never runs the parent's handler
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -117,64 +168,33 @@ def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], ind
             os._exit(1)
     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     os.close(write_end)
-    return pid, read_end, index
+    return _Child(pid, read_end)
 
 
 def _run_child(function: Callable, share: Sequence, write_end: int) -> None:
+    """Each result sent as it is made (flushed: the parent waits for it); a failure ends the share."""
     status = 0
     try:
-        payload = pickle.dumps(("ok", [function(item) for item in share]), pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
-        status = 1
-        text = traceback.format_exc()
-        try:  # the exception itself where it can travel: the parent raises it as the serial map would
-            payload = pickle.dumps(("raised", (exc, text)), pickle.HIGHEST_PROTOCOL) if isinstance(exc, Exception) else b""
-        except Exception:  # noqa: BLE001 - not picklable: its traceback as text
-            payload = b""
-        payload = payload or pickle.dumps(("failed", text), pickle.HIGHEST_PROTOCOL)
-    try:
         with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(payload)
+            try:
+                for item in share:
+                    pipe.write(pickle.dumps(("ok", function(item)), pickle.HIGHEST_PROTOCOL))
+                    pipe.flush()
+            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+                status = 1
+                pipe.write(_failure(exc))
     except BaseException:  # noqa: BLE001 - the parent is gone or stopped reading: nothing to tell
         status = 1
     os._exit(status)
 
 
-def _receive(pid: int, read_end: int) -> tuple[bytes, int]:
-    """Everything the child sent, and its exit status; the child is reaped (killed first if this fails)."""
-    chunks = []
+def _failure(exc: BaseException) -> bytes:
+    """The exception itself where it can travel (the parent raises it as the serial map would), else its
+    traceback as text."""
+    text = traceback.format_exc()
     try:
-        while chunk := os.read(read_end, 1 << 20):
-            chunks.append(chunk)
-    except BaseException:
-        _kill(pid, read_end)
-        raise
-    os.close(read_end)
-    _, status = os.waitpid(pid, 0)
-    return b"".join(chunks), os.waitstatus_to_exitcode(status)
-
-
-def _result(payload: bytes, status: int) -> list:
-    if not payload:
-        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
-        raise ChildFailed(f"a build process ended without a result ({how})")
-    outcome, value = pickle.loads(payload)  # our own child's bytes, through our own pipe
-    if outcome == "raised":
-        exc, text = value
-        exc.add_note(f"raised in a build process:\n{text}")
-        raise exc
-    if outcome != "ok":
-        raise ChildFailed(f"a build process failed:\n{value}")
-    return value
-
-
-def _kill(pid: int, read_end: int) -> None:
-    os.close(read_end)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+        if isinstance(exc, Exception):
+            return pickle.dumps(("raised", (exc, text)), pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - not picklable
         pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+    return pickle.dumps(("failed", text), pickle.HIGHEST_PROTOCOL)

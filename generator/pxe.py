@@ -91,26 +91,45 @@ def pxe_tree(entries: list[BootEntry], *, proxy_subnet: str, tftp_root: str) -> 
 
     proxy_subnet is the IPv4 network the machines boot on (its DHCP server stays in charge of addresses;
     dnsmasq answers only for PXE), tftp_root the absolute folder on the boot server that holds tftp/.
+    A large build writes the same files in two parts: machine_files with each node, shared_files at the end.
     """
-    network = _subnet(proxy_subnet)
-    if not _SERVER_PATH.fullmatch(tftp_root) or "/../" in tftp_root + "/":
-        raise PxeError(f"tftp_root {tftp_root!r}: an absolute path of letters, digits and . _ + - /")
+    check_settings(proxy_subnet, tftp_root)
     if not entries:
         raise PxeError("no machines to boot: the PXE tree needs at least one entry")
-    checked = [_checked(entry) for entry in entries]
+    checked = [checked_entry(entry) for entry in entries]
     _no_duplicates(checked)
-    files = {
+    files = shared_files([entry.mac for entry in checked], {(e.kernel, e.initrd) for e in checked},
+                         proxy_subnet=proxy_subnet, tftp_root=tftp_root)
+    for entry in checked:
+        files.update(machine_files(entry))
+    return files
+
+
+def check_settings(proxy_subnet: str, tftp_root: str) -> None:
+    """The tree-wide settings: an IPv4 network, and an absolute path of a small alphabet."""
+    _subnet(proxy_subnet)
+    if not _SERVER_PATH.fullmatch(tftp_root) or "/../" in tftp_root + "/":
+        raise PxeError(f"tftp_root {tftp_root!r}: an absolute path of letters, digits and . _ + - /")
+
+
+def machine_files(entry: BootEntry) -> dict[str, str]:
+    """The files of one machine (named by its MAC); `entry` as checked_entry returned it."""
+    dashed = entry.mac.replace(":", "-")
+    return {f"tftp/pxelinux.cfg/01-{dashed}": pxelinux_config(entry),
+            f"tftp/grub.cfg-01-{dashed}": grub_config(entry),
+            f"tftp/ipxe/{dashed}.ipxe": ipxe_script(entry)}
+
+
+def shared_files(macs: list[str], kernels: set[tuple[str, str]], *, proxy_subnet: str,
+                 tftp_root: str) -> dict[str, str]:
+    """The files of the whole tree: the fallbacks that pick a machine's file, dnsmasq's snippet and the README.
+    macs: the machines' (checked, in build order); kernels: their (kernel, initrd) paths."""
+    return {
         "tftp/grub.cfg": grub_fallback(),
         f"tftp/{IPXE_BOOT_FILE}": ipxe_dispatch(),
-        DNSMASQ_SNIPPET: dnsmasq_snippet([entry.mac for entry in checked], network, tftp_root),
-        "README.txt": readme(checked, tftp_root),
+        DNSMASQ_SNIPPET: dnsmasq_snippet(macs, _subnet(proxy_subnet), tftp_root),
+        "README.txt": readme(len(macs), kernels, tftp_root),
     }
-    for entry in checked:
-        dashed = entry.mac.replace(":", "-")
-        files[f"tftp/pxelinux.cfg/01-{dashed}"] = pxelinux_config(entry)
-        files[f"tftp/grub.cfg-01-{dashed}"] = grub_config(entry)
-        files[f"tftp/ipxe/{dashed}.ipxe"] = ipxe_script(entry)
-    return files
 
 
 def kernel_args(entry: BootEntry) -> list[str]:
@@ -225,12 +244,12 @@ def dnsmasq_snippet(macs: list[str], network: ipaddress.IPv4Network, tftp_root: 
     return "\n".join(lines)
 
 
-def readme(entries: list[BootEntry], tftp_root: str) -> str:
-    kernels = sorted({(e.kernel, e.initrd) for e in entries})
+def readme(machines: int, kernels: set[tuple[str, str]], tftp_root: str) -> str:
     copies = "\n".join(f"  tftp/{kernel}  <- images/pxeboot/vmlinuz of the install tree\n"
-                       f"  tftp/{initrd}  <- images/pxeboot/initrd.img of the same tree" for kernel, initrd in kernels)
+                       f"  tftp/{initrd}  <- images/pxeboot/initrd.img of the same tree"
+                       for kernel, initrd in sorted(kernels))
     return f"""\
-k8s-firstboot PXE tree ({len(entries)} machine(s))
+k8s-firstboot PXE tree ({machines} machine(s))
 
 Serve tftp/ by TFTP from {tftp_root} and run dnsmasq with {DNSMASQ_SNIPPET}; serve each
 Kickstart at the URL its inst.ks= names. Generated files (build again instead of editing):
@@ -263,7 +282,8 @@ Reinstall loops: after the install the machine must boot its disk, not the netwo
 """
 
 
-def _checked(entry: BootEntry) -> BootEntry:
+def checked_entry(entry: BootEntry) -> BootEntry:
+    """The entry with every value checked (PxeError naming the host and field) and its MAC in lower case with colons."""
     where = entry.hostname if isinstance(entry.hostname, str) else repr(entry.hostname)
     if not isinstance(entry.hostname, str) or not _HOSTNAME.fullmatch(entry.hostname):
         raise PxeError(f"{where}: hostname: lower-case letters, digits, '-' and '.' only (RFC 1123)")

@@ -5,6 +5,7 @@ so `kubeadm init` (and later control-plane joins) use them, and every joining no
 public-key hash at render time. Rendering nodes of one cluster in any order gives the same values.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -212,8 +213,33 @@ def load(path: Path) -> ClusterSecrets:
     return found
 
 
+# within `one_reading()`: the secrets read so far, by path (gen build reads each cluster's file once)
+_READ_ONCE: dict[Path, ClusterSecrets] | None = None
+
+
+@contextlib.contextmanager
+def one_reading():
+    """Within it, a process reads, checks and (if missing) makes each cluster's secrets once, not once for each
+    node it resolves (gen build: a few syscalls and a hash of the file less per node). Processes forked inside
+    start with what was read before the fork."""
+    global _READ_ONCE
+    outer, _READ_ONCE = _READ_ONCE, ({} if _READ_ONCE is None else _READ_ONCE)
+    try:
+        yield
+    finally:
+        _READ_ONCE = outer
+
+
 def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     path = secrets_path(cluster, directory)
+    if _READ_ONCE is None:
+        return _load_or_create(cluster, path)
+    if path not in _READ_ONCE:
+        _READ_ONCE[path] = _load_or_create(cluster, path)
+    return _READ_ONCE[path]
+
+
+def _load_or_create(cluster: str, path: Path) -> ClusterSecrets:
     _private_directory(path.parent)
     found = _read(path)
     if found is not None:

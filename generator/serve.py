@@ -16,7 +16,9 @@ from generator import ipv4
 from generator.errors import Problem
 from generator.fleet import FleetNode
 from generator.model import Node
-from generator.pxe import BootEntry, PxeError, StaticAddress, pxe_tree
+from generator.load import Document
+from generator.pxe import (BootEntry, PxeError, StaticAddress, check_settings, checked_entry,
+                           machine_files, shared_files)
 
 # the field a PxeError message names -> the profile key that sets it
 PROFILE_KEYS = {
@@ -30,18 +32,34 @@ PROFILE_KEYS = {
 KICKSTART_FOLDER = "http/ks"
 
 
+@dataclass(frozen=True)
+class PxeFacts:
+    """What the PXE plan needs of one node, found while it was checked: the keys it lacks for PXE files (none
+    when it gets them) and the tree-wide settings and kernel paths it asks for."""
+    missing: tuple[str, ...] = ()
+    proxy_subnet: str = ""
+    tftp_root: str = ""
+    kernel: tuple[str, str] = ("", "")   # (kernel, initrd) under the TFTP root
+
+
 @dataclass
 class PxePlan:
-    entries: list[BootEntry] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)  # MAC (lower case, colons) -> the node's build name
+    kernels: set[tuple[str, str]] = field(default_factory=set)
     proxy_subnet: str = ""
     tftp_root: str = ""
     note: str = ""      # what keeps nodes from PXE files, or ""
 
-    def tree(self) -> dict[str, str]:
-        if not self.entries:
+    def machine_files(self, node: Node, name: Path) -> dict[str, str]:
+        """The PXE files of one node (none if it gets none), as checked by pxe_facts."""
+        if node.network.mac not in self.owners:
             return {}
-        return pxe_tree(self.entries, proxy_subnet=self.proxy_subnet, tftp_root=self.tftp_root)
+        return machine_files(checked_entry(boot_entry(node, name)))
+
+    def shared_files(self) -> dict[str, str]:
+        if not self.owners:
+            return {}
+        return shared_files(list(self.owners), self.kernels, proxy_subnet=self.proxy_subnet, tftp_root=self.tftp_root)
 
 
 def kickstart_path(name: Path) -> str:
@@ -76,48 +94,54 @@ def boot_entry(node: Node, name: Path) -> BootEntry:
                      static=static, extra_args=node.pxe.kernel_args)
 
 
-def pxe_problem(member: FleetNode, error: PxeError) -> Problem:
+def pxe_problem(doc: Document, hostname: str, error: PxeError) -> Problem:
     """A PxeError ("<host>: <field> <value>: <what is wrong>") at the file and line of the key that set it."""
     message = str(error)
-    prefix = f"{member.node.hostname}: "
+    prefix = f"{hostname}: "
     message = message[len(prefix):] if message.startswith(prefix) else message
     for name in sorted(PROFILE_KEYS, key=len, reverse=True):
         if message.startswith(name + " ") or message.startswith(name + ":"):
             path = PROFILE_KEYS[name]
-            return member.doc.problem(path, message[len(name):].lstrip(" :"))
-    return member.doc.problem(("pxe",), message)
+            return doc.problem(path, message[len(name):].lstrip(" :"))
+    return doc.problem(("pxe",), message)
 
 
-def plan_pxe(members: list[tuple[FleetNode, Path]]) -> tuple[PxePlan, list[Problem]]:
-    """The nodes that get PXE files, each checked alone first so that every bad value is reported at its line."""
+def pxe_facts(doc: Document, node: Node, name: Path) -> tuple[PxeFacts, list[Problem]]:
+    """The node's PXE facts, and its problems with PXE values (each checked alone, reported at its line)."""
+    missing = _missing(node)
+    if missing:
+        return PxeFacts(tuple(missing)), []
+    try:
+        check_settings(node.pxe.proxy_subnet, node.pxe.tftp_root)
+        checked_entry(boot_entry(node, name))
+    except PxeError as error:
+        return PxeFacts(), [pxe_problem(doc, node.hostname, error)]
+    return PxeFacts((), node.pxe.proxy_subnet, node.pxe.tftp_root, (node.pxe.kernel, node.pxe.initrd)), []
+
+
+def plan_pxe(members: list[tuple[FleetNode, Path, PxeFacts]]) -> tuple[PxePlan, list[Problem]]:
+    """The nodes that get PXE files (their facts passed pxe_facts), and the problems across them: one tree
+    has one proxy subnet and one TFTP root."""
     plan, problems = PxePlan(), []
     lacking: dict[str, int] = {}
     first: FleetNode | None = None
-    for member, name in members:
-        node = member.node
-        missing = _missing(node)
-        if missing:
-            for key in missing:
+    for member, name, facts in members:
+        if facts.missing:
+            for key in facts.missing:
                 lacking[key] = lacking.get(key, 0) + 1
             continue
-        entry = boot_entry(node, name)
-        try:
-            pxe_tree([entry], proxy_subnet=node.pxe.proxy_subnet, tftp_root=node.pxe.tftp_root)
-        except PxeError as error:
-            problems.append(pxe_problem(member, error))
-            continue
         if first is None:
-            first, plan.proxy_subnet, plan.tftp_root = member, node.pxe.proxy_subnet, node.pxe.tftp_root
-        for key, value, ours in (("proxy_subnet", node.pxe.proxy_subnet, plan.proxy_subnet),
-                                 ("tftp_root", node.pxe.tftp_root, plan.tftp_root)):
+            first, plan.proxy_subnet, plan.tftp_root = member, facts.proxy_subnet, facts.tftp_root
+        for key, value, ours in (("proxy_subnet", facts.proxy_subnet, plan.proxy_subnet),
+                                 ("tftp_root", facts.tftp_root, plan.tftp_root)):
             if value != ours:
                 file, line = first.doc.locate(("pxe", key))
                 problems.append(member.doc.problem(("pxe", key), (
-                    f"{value} differs from {first.node.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
+                    f"{value} differs from {first.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
                     f"tree with one {key}; build these nodes into another folder")))
-        plan.entries.append(entry)
-        plan.owners[entry.mac.lower().replace("-", ":")] = name.as_posix()
-    plan.note = _note(lacking, len(plan.entries), len(members))
+        plan.owners[member.mac] = name.as_posix()
+        plan.kernels.add(facts.kernel)
+    plan.note = _note(lacking, len(plan.owners), len(members))
     return plan, problems
 
 

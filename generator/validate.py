@@ -59,7 +59,7 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> lis
         found += failed
         for entry in entries:
             node = resolve(entry.doc, secrets_dir, create_secrets=False)
-            members.append(FleetNode(entry.doc, node))
+            members.append(FleetNode.of(entry.doc, node))
             label = path if entry.name.name == path.stem else Path(f"{path} ({node.hostname})")
             found += _node_checks(label, node, secrets_dir)
     if len(members) > 1:

@@ -71,6 +71,16 @@ def test_the_manifest_lists_every_file_with_its_hash(fleet):
     assert any(f["path"] == "tftp/grub.cfg-01-52-54-00-24-00-01" for f in cp["files"])  # per-MAC files: their node's
 
 
+def test_the_manifest_written_node_by_node_is_what_json_writes_for_the_whole(fleet, tmp_path):
+    out, _, manifest = fleet
+    assert (out / "manifest.json").read_text() == json.dumps(manifest, indent=1) + "\n"
+    (tmp_path / "shared.yaml").write_text((ROOT / "profiles/ha/cluster.yaml").read_text())  # no node in it
+    result = gen_in_process("build", str(tmp_path / "shared.yaml"), "-o", str(tmp_path / "none"))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "none/manifest.json").read_text()
+    assert json.loads(text)["nodes"] == [] and text == json.dumps(json.loads(text), indent=1) + "\n"
+
+
 def test_files_with_secrets_are_private(fleet):
     out, _, manifest = fleet
     for node in manifest["nodes"]:

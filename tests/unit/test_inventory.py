@@ -136,14 +136,16 @@ def test_csv_mistakes_each_on_its_line(write_profile, tmp_path):
                                        "w1,worker,52:54:00:ab:cd:01\n"
                                        "w2,worker,52:54:00:ab:cd,192.168.122.22/24\n"
                                        "w3,wrker,52:54:00:ab:cd:03,192.168.122.23/24\n"
-                                       "w4,worker,52:54:00:ab:cd:04,192.168.122.24\n")
+                                       "w4,worker,52:54:00:ab:cd:04,192.168.122.24\n"
+                                       ",worker,52:54:00:ab:cd:06,192.168.122.26/24\n")
     assert refused("build", str(path), "-o", str(tmp_path / "out")) == [
         f"{csv}:2: error: row: 3 fields, but the header has 4 (hostname,role,mac,address)",
         f'{csv}:3: error: network.mac: "52:54:00:ab:cd" is not valid: six hex pairs separated by colons, '
         f'such as 52:54:00:12:34:56',
         f'{csv}:4: error: role: "wrker" is not one of "control-plane", "master", "worker"; did you mean \'worker\'?',
         f'{csv}:5: error: network.address: "192.168.122.24" has no prefix length; add it, e.g. '
-        f'"192.168.122.24/24" (/24 is a 255.255.255.0 netmask)']
+        f'"192.168.122.24/24" (/24 is a 255.255.255.0 netmask)',
+        f"{csv}:6: error: hostname is required for a node profile (set it here or in the file this one extends)"]
     assert not (tmp_path / "out").exists()
 
 

@@ -35,7 +35,7 @@ class _Whole:
 
 
 def test_equal_fields_are_held_once_and_the_object_stays_equal():
-    pool: dict = {}
+    pool = memo.Recent(8)
     first = memo.share_equal_fields(_Whole("a", _Part("x", (1, 2)), []), pool)
     second_own = _Whole("b", _Part("x", (1, 2)), [])
     second = memo.share_equal_fields(second_own, pool)
@@ -53,7 +53,7 @@ class _Timeout:
 
 def test_equal_values_of_other_types_are_not_shared():
     """1800 == 1800.0, but a template writes each as it is: the pool keeps them apart by type."""
-    pool: dict = {}
+    pool = memo.Recent(8)
     whole = memo.share_equal_fields(_Timeout(1800), pool)
     decimal = memo.share_equal_fields(_Timeout(1800.0), pool)
     assert type(whole.seconds) is int and type(decimal.seconds) is float

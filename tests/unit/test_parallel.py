@@ -97,9 +97,10 @@ def test_when_the_parent_fails_its_children_are_killed_and_reaped(tmp_path):
         folder = Path({str(tmp_path)!r})
         def work(i):
             if i % 2:  # the child's share: say who we are, then take long
-                (folder / "child").write_text(str(os.getpid()))
+                (folder / "child.tmp").write_text(str(os.getpid()))
+                (folder / "child.tmp").rename(folder / "child")
                 time.sleep(60)
-            elif i == 2:
+            else:  # the parent's first item fails once the child is at work
                 while not (folder / "child").exists():
                     time.sleep(0.01)
                 raise KeyError("parent failed")
@@ -115,6 +116,27 @@ def test_when_the_parent_fails_its_children_are_killed_and_reaped(tmp_path):
         except ProcessLookupError:  # killed and reaped, not left running or as a zombie
             print(json.dumps("gone"))""")
     assert pid == "gone"
+
+
+def test_each_result_is_handed_on_as_soon_as_those_before_it_are_done(tmp_path):
+    waited = _fresh(f"""
+        import json, time
+        from pathlib import Path
+        from generator import parallel
+        go = Path({str(tmp_path / "go")!r})
+        def work(i):
+            if i == 5:  # the child's last item waits until the caller has the first result
+                deadline = time.monotonic() + 30
+                while not go.exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                return go.exists()
+            return i
+        results = []
+        for result in parallel.ordered_imap(work, list(range(6)), 2):
+            results.append(result)
+            go.touch()
+        print(json.dumps(results))""")
+    assert waited == [0, 1, 2, 3, 4, True]
 
 
 def test_a_process_with_other_threads_maps_in_one_process():

@@ -95,6 +95,16 @@ def test_rendering_with_secrets_gen_wrote_parses_no_keys(tmp_path):
     assert "generator.resolve" in reading and not [m for m in reading if m.startswith("cryptography")]
 
 
+def test_within_one_reading_a_file_is_read_once_and_outside_again(tmp_path):
+    with secrets.one_reading():
+        made = secrets.load_or_create("c1", tmp_path)
+        secrets.renew_token("c1", tmp_path)  # the file changes under a running build
+        assert secrets.load_or_create("c1", tmp_path) is made
+        assert secrets.load_or_create("c2", tmp_path).ca != made.ca
+    renewed = secrets.load_or_create("c1", tmp_path)
+    assert renewed.token != made.token and renewed.ca == made.ca
+
+
 def test_renewing_the_token_keeps_the_cas(tmp_path):
     made = secrets.load_or_create("c1", tmp_path)
     renewed = secrets.renew_token("c1", tmp_path)
