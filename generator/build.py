@@ -10,20 +10,23 @@ its profile came from:
     media/<name>-oemdrv.iso      with --media: volume OEMDRV holding ks.cfg
     tftp/ dnsmasq/ README.txt    the PXE tree (generator/pxe.py) for nodes with a MAC and pxe: settings
 
-A build goes over its nodes twice, one node at a time, shared among processes forked from this one when there
-are many (parallel.py; the bytes do not depend on how many). The first pass checks and resolves each node and
-keeps only what the checks across the fleet need (fleet.FleetNode, serve.PxeFacts); the second, once every
-check has passed, makes each node's profile again from its file, resolves and renders it, and writes its
-files and its manifest record, which go straight into manifest.json. So memory does not grow with the files
-a fleet gets, only with the few names and addresses per node its checks compare. The folder is built beside
-the target and renamed into place (outtree.py), so a failed build leaves the previous one untouched.
+Each node is made from its file, checked, resolved, rendered and written in one go, one node at a time, shared
+among processes forked from this one when there are many (parallel.py; the bytes do not depend on how many).
+What stays is its manifest record, which goes straight into manifest.json, and what the checks across the
+fleet compare (fleet.FleetNode, serve.PxeFacts: names, addresses, MACs); a problem that must point into a
+node's profile makes the profile again. So memory grows with the few names and addresses per node, not with
+the files. Everything is written into a folder beside the target that is renamed into place only when every
+check has passed (outtree.py): a build that fails leaves nothing, and the previous build untouched.
 """
 
+import bisect
 import hashlib
+import itertools
 import io
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -32,16 +35,17 @@ from generator import bootmedia, parallel, secrets, userdata
 from generator.cloudinit import instance_files, render_user_data
 from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
-from generator.inventory import BuildEntries, NodeDocument, build_entries
+from generator.inventory import BuildEntries, build_entries
 from generator.kickstart import render_kickstart
 from generator.memo import Recent, share_equal_fields
+from generator.model import Node
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
 from generator.private import open_new, write_new
 from generator.progress import Progress
 from generator.render import node_files
 from generator.resolve import makes_secrets, resolve
-from generator.serve import PxeFacts, PxePlan, kickstart_path, plan_pxe, pxe_facts
+from generator.serve import PxeFacts, kickstart_path, machine_files_of, plan_pxe, pxe_facts
 
 MANIFEST_FORMAT = 1
 # below this many nodes a build stays in one process: forking and gathering would cost more than it saves
@@ -63,27 +67,29 @@ def find_profiles(paths: list[Path]) -> list[tuple[Path, Path]]:
 
 @dataclass(frozen=True, slots=True)
 class _Checked:
-    """One node that passed its own checks: what the checks across the fleet need, and where it comes from."""
+    """One node that passed its own checks: what the checks across the fleet need of it."""
     member: FleetNode
-    name: Path          # of its artifacts, without suffix
+    name: str           # of its artifacts, without suffix (a path with /, relative to the build's folders)
     pxe: PxeFacts
-    ref: tuple          # (BuildEntries, index): how to make its profile again
 
 
 def _same_targets(checked: list[_Checked]) -> list[Problem]:
-    """Two nodes whose artifacts would have one name (same host name in one folder, from different clusters)."""
-    seen: dict[Path, FleetNode] = {}
+    """Two nodes whose artifacts would have one name: the same host name in one folder from different clusters,
+    or a node profile named like a host of a cluster file beside it. (Within one cluster, the same host name
+    twice is reported by fleet_problems.)"""
+    seen: dict[str, FleetNode] = {}
     problems = []
     for item in checked:
         member, name = item.member, item.name
-        if name in seen and seen[name].cluster != member.cluster:
-            other = seen[name]
-            file, line = other.doc.locate(("hostname",))
-            problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
-                                                              f"{other.hostname} ({file}:{line}) of cluster "
-                                                              f"{other.cluster}; build the clusters into "
-                                                              f"separate folders"))
-        seen.setdefault(name, member)
+        other = seen.setdefault(name, member)
+        if other is member or (other.cluster == member.cluster and other.hostname == member.hostname):
+            continue
+        file, line = other.doc.locate(("hostname",))
+        fix = ("build the clusters into separate folders" if other.cluster != member.cluster
+               else "rename the profile or build it into another folder")
+        problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
+                                                          f"{other.hostname} ({file}:{line}) of cluster "
+                                                          f"{other.cluster}; {fix}"))
     return problems
 
 
@@ -149,11 +155,15 @@ class _Manifest:
 
 @dataclass
 class _NodeOutput:
-    """What writing one node gives the build: its manifest record and what it found, in that node's words."""
-    record: dict
-    warnings: tuple[Problem, ...]
-    oversize: list[tuple[userdata.Limit, int]]   # user-data limits it exceeds, with its delivered size
-    oemdrv: list[tuple[int, str]]                # (line, message) of its Kickstart's OEMDRV warnings
+    """What one node gives the build: the problems that kept it from being written, or what the checks across
+    the fleet need of it, its manifest record and what it found, in that node's words."""
+    problems: list[Problem]
+    checked: _Checked | None = None
+    record: dict = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
+    oversize: list[tuple[userdata.Limit, int]] = field(default_factory=list)  # limits its user-data exceeds
+    oemdrv: list[tuple[int, str]] = field(default_factory=list)  # (line, message): its Kickstart's OEMDRV warnings
+    clash: str = ""      # a file of its that another node had written (it is not in the manifest)
 
 
 @dataclass
@@ -183,128 +193,9 @@ class _Findings:
         for message, where in self.oemdrv.items():
             name, line = where[0]
             others = f" (also in {len(where) - 1} other node(s)' Kickstarts)" if len(where) > 1 else ""
-            found.append(Problem(str(out_dir / kickstart_path(Path(name))), line, "OEMDRV image",
+            found.append(Problem(str(out_dir / kickstart_path(name)), line, "OEMDRV image",
                                  message + others, severity="warning"))
         return found
-
-
-def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
-          gzip_it: bool = False, base64_it: bool = False, jobs: int | None = None) -> BuildReport:
-    """jobs: processes that check, render and write the nodes (default: one per CPU) once there are
-    PARALLEL_FROM."""
-    check_target(out_dir)  # before any work: a folder we would not replace is refused at once
-    timestamp = _media_timestamp() if media else 0
-    with secrets.one_reading():  # each cluster's keys read once, the same for all its nodes
-        return _build(paths, out_dir, secrets_dir, media, timestamp, gzip_it, base64_it, jobs)
-
-
-def _build(paths: list[Path], out_dir: Path, secrets_dir: Path | None, media: bool, timestamp: int, gzip_it: bool,
-           base64_it: bool, jobs: int | None) -> BuildReport:
-    checked, problems = _check_nodes(find_profiles(paths), secrets_dir, jobs)
-    members = [item.member for item in checked]
-    # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
-    problems += fleet_problems(members, complete=not problems)
-    problems += _same_targets(checked)
-    pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in checked])
-    problems += pxe_problems
-    if problems:  # nothing is written unless every profile is good
-        raise ProfileError(problems)
-    summary = _summary(out_dir, members, media, len(pxe.owners))
-    refs = [item.ref for item in checked]
-    del checked, members  # what follows needs each node's profile again, one at a time
-    findings = _Findings()
-    options = _Options(media, timestamp, gzip_it, base64_it, secrets_dir)
-    progress = Progress(len(refs), "nodes")
-    with new_tree(out_dir) as staging:
-        tree, manifest = _Tree(staging), _Manifest(staging)
-        try:
-            for output in parallel.ordered_imap(lambda ref: _write_node(tree, ref, pxe, options), refs,
-                                                _jobs_for(len(refs), jobs), progress.update):
-                manifest.add_node(output.record)  # in the nodes' order, however many processes wrote them
-                findings.add(output)
-        finally:
-            progress.close()
-        shared: list[dict] = []
-        for path, text in sorted(pxe.shared_files().items()):
-            tree.put(shared, path, text, _pxe_purpose(path), secret=False)
-        manifest.close(shared)
-    notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
-    return BuildReport(out_dir, findings.problems(out_dir, gzip_it) + notes, summary)
-
-
-def _check_nodes(profiles: list[tuple[Path, Path]], secrets_dir: Path | None,
-                 jobs: int | None) -> tuple[list[_Checked], list[Problem]]:
-    """Every node of the build that passed its own checks, and every problem found.
-
-    The listed nodes of a cluster file are checked and resolved in several processes when there are many; a
-    node whose cluster secrets do not exist yet is resolved here, once the others are done, so the file is made
-    once and no process reads it half-written."""
-    found = []  # per file: its entries, or the problems that made it fail as a whole
-    for profile, relative in profiles:
-        try:
-            found.append(build_entries(profile, relative))
-        except ProfileError as exc:
-            found.append(BuildEntries(relative, exc.problems))
-    refs = [(held, index) for held in found for index in range(len(held))]
-
-    def check(ref) -> tuple[list[Problem], _Checked | None]:
-        """Its problems, or what the fleet checks need of it; neither: it is resolved here, after the others."""
-        held, index = ref
-        entry, failed = held.entry(index)
-        failed += held.problems_of(entry)
-        if failed or makes_secrets(entry.doc, secrets_dir):
-            return failed, None
-        return _facts(entry, secrets_dir)
-
-    results = iter(parallel.ordered_map(check, refs, _jobs_for(len(refs), jobs)))
-    checked, problems = [], []
-    pool: dict = {}  # the nodes' equal values, held once: each result came through a pipe as a copy of its own
-    for held in found:  # the problems in the order of the files, entries and rows
-        problems += held.problems
-        for index in range(len(held)):
-            failed, item = next(results)
-            if not failed and item is None:  # its cluster's secrets are made here, once
-                failed, item = _facts(held.entry(index)[0], secrets_dir)
-            problems += failed
-            if item is not None:
-                member = item.member
-                shared = {key: pool.setdefault(value, value) for key, value in (
-                    ("role", member.role), ("cluster", member.cluster), ("endpoint_host", member.endpoint_host),
-                    ("hosts", member.hosts))}
-                checked.append(_Checked(replace(member, source=partial(_document, held, index), **shared),
-                                        item.name, pool.setdefault(item.pxe, item.pxe), (held, index)))
-    return checked, problems
-
-
-def _facts(entry: NodeDocument, secrets_dir: Path | None) -> tuple[list[Problem], _Checked | None]:
-    """A node resolved: what the checks across the fleet need of it, or its problems."""
-    try:
-        node = resolve(entry.doc, secrets_dir)
-    except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
-        return exc.problems, None
-    pxe, problems = pxe_facts(entry.doc, node, entry.name)
-    if problems:
-        return problems, None
-    return [], _Checked(FleetNode.of(entry.doc, node, source=_no_document), entry.name, pxe, ())
-
-
-def _no_document():
-    raise AssertionError("a FleetNode made for the build gets its source in the main process")
-
-
-def _document(held: BuildEntries, index: int):
-    return held.entry(index)[0].doc
-
-
-def _jobs_for(nodes: int, requested: int | None) -> int:
-    return parallel.usable_jobs(requested) if nodes >= PARALLEL_FROM else 1
-
-
-def _media_timestamp() -> int:
-    try:
-        return bootmedia.timestamp_from_environment(os.environ)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
 
 
 # the parts of the last nodes written, for share_equal_fields: enough for every part of a node and a few shapes
@@ -318,20 +209,186 @@ class _Options:
     gzip_it: bool
     base64_it: bool
     secrets_dir: Path | None
+    main_pid: int       # the process that makes missing cluster secrets
 
 
-def _write_node(tree: _Tree, ref: tuple, pxe: PxePlan, options: _Options) -> _NodeOutput:
-    """Makes the node's profile again, resolves it (it passed every check) and writes its files."""
+def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, media: bool = False,
+          gzip_it: bool = False, base64_it: bool = False, jobs: int | None = None) -> BuildReport:
+    """jobs: processes that check, render and write the nodes (default: one per CPU) once there are
+    PARALLEL_FROM."""
+    check_target(out_dir)  # before any work: a folder we would not replace is refused at once
+    options = _Options(media, _media_timestamp() if media else 0, gzip_it, base64_it, secrets_dir, os.getpid())
+    found = _files(paths)
+    with secrets.one_reading(), new_tree(out_dir) as staging:  # a build that fails leaves nothing behind
+        tree, manifest = _Tree(staging), _Manifest(staging)
+        written = _write_nodes(tree, manifest, _Refs(found), options, jobs)
+        problems = _problems(found, written)
+        pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in written.checked])
+        problems += pxe_problems
+        # a file two nodes would write is one of the mistakes above; should one slip through, it is not hidden
+        problems = problems or [member.doc.problem(("hostname",), f"its {path} is also another node's file; give "
+                                                                  f"each node its own host name and MAC")
+                                for member, path in written.clashes]
+        if problems:
+            raise ProfileError(problems)
+        shared: list[dict] = []
+        for path, text in sorted(pxe.shared_files().items()):
+            tree.put(shared, path, text, _pxe_purpose(path), secret=False)
+        manifest.close(shared)
+    notes = [Problem(str(out_dir), 0, "pxe", pxe.note, severity="note")] if pxe.note else []
+    return BuildReport(out_dir, written.findings.problems(out_dir, gzip_it) + notes,
+                       _summary(out_dir, [item.member for item in written.checked], media, len(pxe.owners)))
+
+
+def _files(paths: list[Path]) -> list[BuildEntries]:
+    """Per profile file: its nodes (made one at a time later), or the problems that made it fail as a whole."""
+    found = []
+    for profile, relative in find_profiles(paths):
+        try:
+            found.append(build_entries(profile, relative))
+        except ProfileError as exc:
+            found.append(BuildEntries(relative, exc.problems))
+    return found
+
+
+@dataclass
+class _Written:
+    """What writing the nodes left for the checks across the fleet and for the user."""
+    checked: list[_Checked] = field(default_factory=list)     # every node that passed its own checks
+    failed: dict[int, list[Problem]] = field(default_factory=dict)  # the problems of the others, by position
+    clashes: list[tuple[FleetNode, str]] = field(default_factory=list)  # a node and a file another had written
+    findings: _Findings = field(default_factory=_Findings)
+
+
+def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Options, jobs: int | None) -> _Written:
+    """Every node checked, resolved and written (_node), in several processes when there are many; the
+    manifest gets each record in the nodes' order."""
+    written = _Written()
+    pool: dict = {}  # the checks' equal values, held once: each came through a pipe as a copy of its own
+    node = partial(_node, tree, options)
+    progress = Progress(len(refs), "nodes")
+    try:
+        for position, output in enumerate(parallel.ordered_imap(node, refs, _jobs_for(len(refs), jobs),
+                                                                 progress.update)):
+            if output is None:  # its cluster's secrets are made here, in the main process, once
+                output = node(refs[position])
+            if output.problems:
+                written.failed[position] = output.problems
+                continue
+            written.checked.append(_shared(output.checked, refs[position], pool))
+            if output.clash:
+                written.clashes.append((written.checked[-1].member, output.clash))
+                continue
+            manifest.add_node(output.record)
+            written.findings.add(output)
+    finally:
+        progress.close()
+    return written
+
+
+def _problems(found: list[BuildEntries], written: _Written) -> list[Problem]:
+    """The problems of files and nodes in the order of the files, entries and rows; then those across them."""
+    problems, position = [], 0
+    for held in found:
+        problems += held.problems
+        problems += [p for index in range(position, position + len(held)) for p in written.failed.get(index, ())]
+        position += len(held)
+    # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
+    problems += fleet_problems([item.member for item in written.checked], complete=not problems)
+    return problems + _same_targets(written.checked)
+
+
+class _Refs(Sequence):
+    """(file, index) of every node of the build, in order, without a tuple held for each."""
+
+    def __init__(self, found: list[BuildEntries]):
+        self.found = found
+        self.starts = list(itertools.accumulate((len(held) for held in found), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        file = bisect.bisect_right(self.starts, position) - 1
+        return self.found[file], position - self.starts[file]
+
+
+def _shared(item: _Checked, ref: tuple, pool: dict) -> _Checked:
+    """The node's facts with values equal to an earlier node's held once, and its document made again from ref
+    when a problem must point into it."""
+    member = item.member
+    values = {key: pool.setdefault(value, value) for key, value in (
+        ("role", member.role), ("cluster", member.cluster), ("endpoint_host", member.endpoint_host),
+        ("hosts", member.hosts))}
+    return _Checked(replace(member, source=_DocumentOf(*ref), **values), item.name,
+                    pool.setdefault(item.pxe, item.pxe))
+
+
+def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | None:
+    """One node checked, resolved and written into the staging folder - or its problems. None: a forked process
+    left it to the main one, which makes its cluster's secrets (only there: they are made once, and other
+    processes find the file whole or not at all)."""
     held, index = ref
-    entry = held.entry(index)[0]
-    node, name = share_equal_fields(resolve(entry.doc, options.secrets_dir), _RECENT_PARTS), entry.name
+    entry, problems = held.entry(index)
+    problems += held.problems_of(entry)
+    if problems:
+        return _NodeOutput(problems)
+    if os.getpid() != options.main_pid and makes_secrets(entry.doc, options.secrets_dir):
+        return None
+    try:
+        node = resolve(entry.doc, options.secrets_dir)
+    except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
+        return _NodeOutput(exc.problems)
+    name = entry.name
+    pxe, problems = pxe_facts(entry.doc, node, name)
+    if problems:
+        return _NodeOutput(problems)
+    checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), name, pxe)
     del entry  # (the profile is let go before rendering)
+    try:
+        return _write_node(tree, share_equal_fields(node, _RECENT_PARTS), checked, options)
+    except FileExistsError as exc:  # another node wrote that name: the checks across the fleet say which
+        return _NodeOutput([], checked, clash=Path(exc.filename).relative_to(tree.root).as_posix())
+
+
+def _no_document():
+    raise AssertionError("the build gives each FleetNode its source in the main process")
+
+
+class _DocumentOf:
+    """A node's profile, made again from its file when a problem must point into it."""
+    __slots__ = ("held", "index")
+
+    def __init__(self, held: BuildEntries, index: int):
+        self.held, self.index = held, index
+
+    def __call__(self):
+        return self.held.entry(self.index)[0].doc
+
+
+def _jobs_for(nodes: int, requested: int | None) -> int:
+    return parallel.usable_jobs(requested) if nodes >= PARALLEL_FROM else 1
+
+
+def _media_timestamp() -> int:
+    try:
+        return bootmedia.timestamp_from_environment(os.environ)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_node(tree: _Tree, node: Node, checked: _Checked, options: _Options) -> _NodeOutput:
+    name = checked.name
     files: list[dict] = []
-    record = {"name": name.as_posix(), "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
+    record = {"name": name, "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
     if node.network.mac:
         record["mac"] = node.network.mac
     record["files"] = files
-    output = _NodeOutput(record, node.warnings, [], [])
+    output = _NodeOutput([], checked, record, node.warnings)
     gzip_it, base64_it = options.gzip_it, options.base64_it
 
     rendered = node_files(node)  # once for both carriers
@@ -344,23 +401,24 @@ def _write_node(tree: _Tree, ref: tuple, pxe: PxePlan, options: _Options) -> _No
     encodings = ", gzip" * gzip_it + ", base64" * base64_it
     # base64 last, as `gen cloud-init --gzip --base64` does: it is only the API's transport
     payload = userdata.encode(user_data, gzip_it=gzip_it, base64_it=True) if base64_it else delivered
-    tree.put(files, f"cloud/{name.as_posix()}.user-data", payload,
+    tree.put(files, f"cloud/{name}.user-data", payload,
              f"cloud-init user-data for a cloud (#cloud-config{encodings})", secret=True)
     network_config = render_network_config(node)
     if network_config is not None:
-        tree.put(files, f"cloud/{name.as_posix()}.network-config", network_config,
+        tree.put(files, f"cloud/{name}.network-config", network_config,
                  "cloud-init network-config v2, matching the MAC", secret=False)
-    for path, text in sorted(pxe.machine_files(node, name).items()):
-        tree.put(files, path, text, _pxe_purpose(path), secret=False)
+    if not checked.pxe.missing:
+        for path, text in sorted(machine_files_of(node, name).items()):
+            tree.put(files, path, text, _pxe_purpose(path), secret=False)
     if not options.media:
         return output
     timestamp = options.timestamp
     meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
     seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
                                 network_config.encode() if network_config is not None else None, timestamp=timestamp)
-    tree.put(files, f"media/{name.as_posix()}-cidata.iso", seed,
+    tree.put(files, f"media/{name}-cidata.iso", seed,
              "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
-    tree.put(files, f"media/{name.as_posix()}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
+    tree.put(files, f"media/{name}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
              "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
     output.oemdrv += bootmedia.oemdrv_disk_warnings(kickstart)
     return output

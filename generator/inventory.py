@@ -29,10 +29,11 @@ DEFAULT_ROLE = "worker"
 
 @dataclass(frozen=True)
 class NodeDocument:
-    """One node of a build: its merged profile and the name its artifacts get (without suffix)."""
+    """One node of a build: its merged profile and the name its artifacts get (without suffix; a relative path
+    with /, kept as text: a build of thousands of nodes makes no Path for each)."""
 
     doc: Document
-    name: Path
+    name: str
 
 
 def is_inventory(doc: Document) -> bool:
@@ -86,9 +87,9 @@ def _csv_path(doc: Document, ref: str) -> tuple[Path, str]:
     return candidate, str(candidate)
 
 
-def _csv_rows(path: Path, display: str, problems: list[Problem]) -> tuple[list[tuple[int, dict]], str]:
-    """(line, {column: value}) of every data row, and the file's text; blank lines and lines starting with #
-    are skipped."""
+def _csv_rows(path: Path, display: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, tuple]], str]:
+    """The header's columns, (line, cells) of every data row and the file's text; blank lines and lines starting
+    with # are skipped. (Cells as a tuple: a list of thousands of rows holds no dict for each.)"""
     text = read_utf8(path, display, "nodes_csv")
     reader = csv.reader(io.StringIO(text, newline=""))
     header, rows = None, []
@@ -111,22 +112,23 @@ def _csv_rows(path: Path, display: str, problems: list[Problem]) -> tuple[list[t
                 for column in repeated:
                     problems.append(Problem(display, line, "header", f"column {column!r} appears twice"))
                 if unknown or repeated or "hostname" not in header:
-                    return [], text
+                    return [], [], text
                 continue
             if len(cells) != len(header):
                 problems.append(Problem(display, line, "row", f"{len(cells)} fields, but the header has {len(header)} "
                                                               f"({','.join(header)})"))
                 continue
-            rows.append((line, {column: value for column, value in zip(header, cells) if value != ""}))
+            rows.append((line, tuple(cells)))
     except csv.Error as exc:
         problems.append(Problem(display, reader.line_num, "row", f"not valid CSV: {exc}"))
     if header is None:
         problems.append(Problem(display, 1, "header", "empty: the first row names the columns, such as "
                                                       "hostname,role,mac,address"))
-    return rows, text
+    return header or [], rows, text
 
 
-def _csv_entry(row: dict, where: tuple[str, int]) -> tuple[dict, dict]:
+def _csv_entry(header: list[str], cells: tuple, where: tuple[str, int]) -> tuple[dict, dict]:
+    row = {column: value for column, value in zip(header, cells) if value != ""}
     entry: dict = {}
     origins: dict = {}
     for column, value in row.items():
@@ -148,8 +150,7 @@ class NodeList:
                              {p: o for p, o in cluster.origins.items() if not p or p[0] not in INVENTORY_KEYS},
                              cluster.files, cluster.texts)
         self.problems: list[Problem] = []
-        # (entry, its origins or None for a CSV row, display, where, label, texts)
-        self._listed: list[tuple] = []
+        self._entries: list[tuple] = []  # (entry, its origins, where, label) of each sound `nodes:` entry
         entries = cluster.data.get("nodes") or []
         own_origins: list[dict] = [{} for _ in entries]  # each entry's origins, relative to it, in one pass
         for path, origin in cluster.origins.items():
@@ -163,24 +164,26 @@ class NodeList:
                                                                       f"and lists no nodes; {key} belongs at the top "
                                                                       f"of the file"))
             if not misplaced:
-                where = cluster.locate(prefix)
-                self._listed.append((entry, own_origins[i], where[0], where, f"nodes[{i}].", None))
+                self._entries.append((entry, own_origins[i], cluster.locate(prefix), f"nodes[{i}]."))
+        self._csv, self._header, self._rows, self._texts = "", [], [], cluster.texts
         if cluster.data.get("nodes_csv"):
-            path, display = _csv_path(cluster, cluster.data["nodes_csv"])
-            rows, text = _csv_rows(path, display, self.problems)
-            texts = {display: text, **cluster.texts}  # one dict for every row's document
-            self._listed += [(row, None, display, (display, line), "", texts) for line, row in rows]
+            path, self._csv = _csv_path(cluster, cluster.data["nodes_csv"])
+            self._header, self._rows, text = _csv_rows(path, self._csv, self.problems)
+            self._texts = {self._csv: text, **cluster.texts}  # one dict for every row's document
 
     def __len__(self) -> int:
-        return len(self._listed)
+        return len(self._entries) + len(self._rows)
 
     def document(self, index: int) -> tuple[Document, list[Problem]]:
         """Node `index`'s profile, and the problems of its entry found while merging it."""
-        entry, origins, display, where, label, texts = self._listed[index]
-        if origins is None:
-            entry, origins = _csv_entry(entry, where)
         problems: list[Problem] = []
-        return _node_document(self.base, entry, origins, display, where, problems, label, texts), problems
+        if index < len(self._entries):
+            entry, origins, where, label = self._entries[index]
+            return _node_document(self.base, entry, origins, where[0], where, problems, label), problems
+        line, cells = self._rows[index - len(self._entries)]
+        where = (self._csv, line)
+        entry, origins = _csv_entry(self._header, cells, where)
+        return _node_document(self.base, entry, origins, self._csv, where, problems, texts=self._texts), problems
 
 
 def node_documents(cluster: Document) -> tuple[list[Document], list[Problem]]:
@@ -229,6 +232,7 @@ class BuildEntries:
     def __init__(self, relative: Path, problems: list[Problem], *, profile: Document | None = None,
                  listed: NodeList | None = None, checked_with: dict | None = None):
         self.relative = relative
+        self._folder = "" if relative.parent == Path(".") else relative.parent.as_posix() + "/"  # of listed nodes
         self.problems = problems         # of list entries and CSV rows that make no node
         self.checked_with = checked_with
         self._profile, self._listed = profile, listed
@@ -239,10 +243,10 @@ class BuildEntries:
     def entry(self, index: int) -> tuple[NodeDocument, list[Problem]]:
         """Entry `index` and the problems found while making it (see problems_of for the rest)."""
         if self._listed is None:
-            return NodeDocument(self._profile, self.relative.with_suffix("")), []
+            return NodeDocument(self._profile, self.relative.with_suffix("").as_posix()), []
         doc, problems = self._listed.document(index)
         hostname = doc.data.get("hostname")  # (a listed node without one fails its checks)
-        return NodeDocument(doc, self.relative.parent / (hostname if isinstance(hostname, str) else "-")), problems
+        return NodeDocument(doc, self._folder + (hostname if isinstance(hostname, str) else "-")), problems
 
     def problems_of(self, entry: NodeDocument) -> list[Problem]:
         """The schema and rule problems of one entry (none left for a node profile, checked as it was loaded)."""

@@ -46,6 +46,7 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
     """A fresh folder to write the build into; it becomes out_dir when the block ends without an error."""
     check_target(out_dir)
     parent = out_dir.absolute().parent
+    made = [folder for folder in (parent, *parent.parents) if not folder.exists()]  # ours to remove on failure
     parent.mkdir(parents=True, exist_ok=True)
     # the new folder is renamed inside parent: others who could rearrange parent could swap it
     unsafe = directory_problem(parent)
@@ -57,6 +58,11 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
         _put_in_place(staging, out_dir.absolute())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # a build that fails leaves nothing, not even the folders made to hold it
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
 
 

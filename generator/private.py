@@ -42,6 +42,22 @@ def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
         raise
 
 
+def create_exclusively(path: Path, payload: bytes, mode: int = 0o600) -> bool:
+    """Write `payload` to `path` unless something is there already (False): through a fresh temporary file
+    linked to the name, so a reader sees the whole file or none - never one half-written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.link(tmp, path)  # link(2) fails with EEXIST on any name there, a dangling link too
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def open_new(path: Path, mode: int) -> BinaryIO:
     """A file that must not exist yet, opened for writing, in a folder no one else can reach (a build's staging
     folder, 0700, renamed into place whole): O_EXCL and O_NOFOLLOW refuse any name already there, so no temporary

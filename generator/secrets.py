@@ -22,7 +22,7 @@ import yaml
 
 from generator.errors import Problem, ProfileError
 from generator.memo import Recent
-from generator.private import directory_problem, write_atomically
+from generator.private import create_exclusively, directory_problem, write_atomically
 
 SECRETS_ENV = "K8S_FIRSTBOOT_SECRETS_DIR"
 FILE_HEADER = "# k8s-firstboot cluster secrets: CA keys and bootstrap token. Keep private; back up.\n"
@@ -245,13 +245,10 @@ def _load_or_create(cluster: str, path: Path) -> ClusterSecrets:
     if found is not None:
         return found
     fresh = generate()
-    try:  # O_EXCL: if another render made the file meanwhile, use that one
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
+    # whole or not at all, and only if no other render made it meanwhile (then that one is used): another
+    # process of the same build may read the file the moment it exists
+    if not create_exclusively(path, (FILE_HEADER + yaml.safe_dump(_to_data(fresh), sort_keys=False)).encode()):
         return load(path)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(FILE_HEADER)
-        handle.write(yaml.safe_dump(_to_data(fresh), sort_keys=False))
     # a new CA changes every node's pinned hash: whoever renders must know one was made, and where
     print(f"gen: made the secrets of cluster {cluster} (CAs, bootstrap token) in {path}; back it up: every node "
           f"of the cluster must be rendered from this file", file=sys.stderr)

@@ -10,7 +10,6 @@ sets the static one for the installed system.
 """
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from generator import ipv4
 from generator.errors import Problem
@@ -50,21 +49,15 @@ class PxePlan:
     tftp_root: str = ""
     note: str = ""      # what keeps nodes from PXE files, or ""
 
-    def machine_files(self, node: Node, name: Path) -> dict[str, str]:
-        """The PXE files of one node (none if it gets none), as checked by pxe_facts."""
-        if node.network.mac not in self.owners:
-            return {}
-        return machine_files(checked_entry(boot_entry(node, name)))
-
     def shared_files(self) -> dict[str, str]:
         if not self.owners:
             return {}
         return shared_files(list(self.owners), self.kernels, proxy_subnet=self.proxy_subnet, tftp_root=self.tftp_root)
 
 
-def kickstart_path(name: Path) -> str:
-    """Where a node's Kickstart lands in the build, relative to its top."""
-    return f"{KICKSTART_FOLDER}/{name.as_posix()}.ks"
+def kickstart_path(name: str) -> str:
+    """Where a node's Kickstart lands in the build, relative to its top (name: its build name, with /)."""
+    return f"{KICKSTART_FOLDER}/{name}.ks"
 
 
 def _missing(node: Node) -> list[str]:
@@ -81,7 +74,7 @@ def _installer_interface(node: Node) -> str | None:
     return None if device in ("link", "bootif") or ":" in device else device
 
 
-def boot_entry(node: Node, name: Path) -> BootEntry:
+def boot_entry(node: Node, name: str) -> BootEntry:
     static = None
     interface = _installer_interface(node)
     if node.network.bootproto == "static" and node.network.address and interface:
@@ -89,7 +82,7 @@ def boot_entry(node: Node, name: Path) -> BootEntry:
         static = StaticAddress(address=str(address.ip), prefix=address.network.prefixlen, interface=interface,
                                gateway=node.network.gateway or None, nameservers=node.network.nameservers)
     return BootEntry(hostname=node.hostname, mac=node.network.mac,
-                     kickstart_url=f"{node.pxe.http_url.rstrip('/')}/ks/{name.as_posix()}.ks",  # http/ served there
+                     kickstart_url=f"{node.pxe.http_url.rstrip('/')}/ks/{name}.ks",  # http/ served there
                      install_url=node.os.install_url, kernel=node.pxe.kernel, initrd=node.pxe.initrd,
                      static=static, extra_args=node.pxe.kernel_args)
 
@@ -106,7 +99,7 @@ def pxe_problem(doc: Document, hostname: str, error: PxeError) -> Problem:
     return doc.problem(("pxe",), message)
 
 
-def pxe_facts(doc: Document, node: Node, name: Path) -> tuple[PxeFacts, list[Problem]]:
+def pxe_facts(doc: Document, node: Node, name: str) -> tuple[PxeFacts, list[Problem]]:
     """The node's PXE facts, and its problems with PXE values (each checked alone, reported at its line)."""
     missing = _missing(node)
     if missing:
@@ -119,7 +112,12 @@ def pxe_facts(doc: Document, node: Node, name: Path) -> tuple[PxeFacts, list[Pro
     return PxeFacts((), node.pxe.proxy_subnet, node.pxe.tftp_root, (node.pxe.kernel, node.pxe.initrd)), []
 
 
-def plan_pxe(members: list[tuple[FleetNode, Path, PxeFacts]]) -> tuple[PxePlan, list[Problem]]:
+def machine_files_of(node: Node, name: str) -> dict[str, str]:
+    """The PXE files of a node whose pxe_facts lack nothing."""
+    return machine_files(checked_entry(boot_entry(node, name)))
+
+
+def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts]]) -> tuple[PxePlan, list[Problem]]:
     """The nodes that get PXE files (their facts passed pxe_facts), and the problems across them: one tree
     has one proxy subnet and one TFTP root."""
     plan, problems = PxePlan(), []
@@ -139,7 +137,7 @@ def plan_pxe(members: list[tuple[FleetNode, Path, PxeFacts]]) -> tuple[PxePlan, 
                 problems.append(member.doc.problem(("pxe", key), (
                     f"{value} differs from {first.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
                     f"tree with one {key}; build these nodes into another folder")))
-        plan.owners[member.mac] = name.as_posix()
+        plan.owners[member.mac] = name
         plan.kernels.add(facts.kernel)
     plan.note = _note(lacking, len(plan.owners), len(members))
     return plan, problems

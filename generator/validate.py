@@ -60,7 +60,7 @@ def validate_profiles(paths: list[Path], secrets_dir: Path | None = None) -> lis
         for entry in entries:
             node = resolve(entry.doc, secrets_dir, create_secrets=False)
             members.append(FleetNode.of(entry.doc, node))
-            label = path if entry.name.name == path.stem else Path(f"{path} ({node.hostname})")
+            label = path if entry.name.rsplit("/", 1)[-1] == path.stem else Path(f"{path} ({node.hostname})")
             found += _node_checks(label, node, secrets_dir)
     if len(members) > 1:
         found += fleet_problems(members, complete=not any(p.is_error for p in found))

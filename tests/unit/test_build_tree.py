@@ -221,6 +221,9 @@ def test_a_failed_build_leaves_no_tree_and_no_partial_files(write_profile, tmp_p
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    deeper = tmp_path / "new/deeper/out"  # nor the folders made to hold it
+    result = gen_in_process("build", str(path), "-o", str(deeper), "--secrets-dir", str(tmp_path / "state"))
+    assert result.returncode == 2 and not (tmp_path / "new").exists()
 
 
 def test_a_failure_while_writing_keeps_the_previous_build(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 rendered again for the node as a cloud instance, they must be the same, for every example node."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ def _example_nodes():
         entries, problems = build_documents(ROOT / profile, ROOT / profile)
         assert not problems
         for entry in entries:
-            yield pytest.param(entry.doc, id=str(entry.name.relative_to(ROOT / "profiles")))
+            yield pytest.param(entry.doc, id=str(Path(entry.name).relative_to(ROOT / "profiles")))
 
 
 @pytest.mark.parametrize("doc", list(_example_nodes()))

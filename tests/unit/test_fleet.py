@@ -219,6 +219,16 @@ def test_where_kubeadm_reads_no_ecdsa_sa_key_a_lone_control_plane_keeps_the_ca_o
     assert {name for name, _ in node.pki.files} == {"ca.crt", "ca.key"}
 
 
+def test_a_node_profile_named_like_a_listed_host_beside_it(write_profile, tmp_path):
+    """Same cluster, other host names, one artifact name: w1.yaml would write w1.ks as the listed w1 does."""
+    listed = inventory(write_profile, CP1, W1)
+    alone = write_profile("w1.yaml", "extends: profiles/ha/cluster.yaml\nrole: worker\nhostname: w9\n")
+    assert build_many([listed, alone], tmp_path) == [
+        f"{alone}:3: error: hostname: its artifacts would be w1.* like those of w1 ({listed}:4) of cluster ha; "
+        f"rename the profile or build it into another folder"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_two_clusters_cannot_write_one_hosts_artifacts(write_profile, tmp_path):
     a = write_profile("a.yaml", f"extends: profiles/ha/cluster.yaml\nnodes:\n  - {CP1}\n  - {W1}\n")
     b = write_profile("b.yaml", "extends: profiles/cluster.yaml\nnodes:\n"

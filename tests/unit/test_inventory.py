@@ -38,7 +38,7 @@ def test_nodes_inherit_the_cluster_settings_and_keep_their_lines(write_profile):
         "      disk: nvme0n1\n"))
     entries, problems = build_documents(path, Path("cluster.yaml"))
     assert problems == []
-    assert [e.name for e in entries] == [Path("cp1"), Path("gpu1")]
+    assert [e.name for e in entries] == ["cp1", "gpu1"]
     cp, gpu = (e.doc for e in entries)
     assert cp.locate(("network", "mac")) == (str(path), 7)
     assert cp.locate(("network", "gateway")) == (str(path), 3)
@@ -121,7 +121,7 @@ def test_workers_from_csv(write_profile, tmp_path):
                                  "w2,,52:54:00:ab:cd:02,192.168.122.22/24\n")
     entries, problems = build_documents(path, Path("cluster.yaml"))
     assert problems == []
-    assert [e.name.name for e in entries] == ["cp1", "w1", "w2"]
+    assert [e.name for e in entries] == ["cp1", "w1", "w2"]
     w1, w2 = (e.doc for e in entries[1:])
     assert w1.locate(("network", "mac")) == (str(tmp_path / "workers.csv"), 3)
     assert w2.locate(("hostname",)) == (str(tmp_path / "workers.csv"), 5)
