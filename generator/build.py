@@ -407,20 +407,20 @@ def _write_node(tree: _Tree, node: Node, checked: _Checked, options: _Options) -
     if network_config is not None:
         tree.put(files, f"cloud/{name}.network-config", network_config,
                  "cloud-init network-config v2, matching the MAC", secret=False)
-    if not checked.pxe.missing:
+    if options.media:
+        timestamp = options.timestamp
+        meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
+        seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
+                                    network_config.encode() if network_config is not None else None,
+                                    timestamp=timestamp)
+        tree.put(files, f"media/{name}-cidata.iso", seed,
+                 "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
+        tree.put(files, f"media/{name}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
+                 "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
+        output.oemdrv += bootmedia.oemdrv_disk_warnings(kickstart)
+    if not checked.pxe.missing:  # its PXE files, named by its MAC
         for path, text in sorted(machine_files_of(node, name).items()):
             tree.put(files, path, text, _pxe_purpose(path), secret=False)
-    if not options.media:
-        return output
-    timestamp = options.timestamp
-    meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
-    seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
-                                network_config.encode() if network_config is not None else None, timestamp=timestamp)
-    tree.put(files, f"media/{name}-cidata.iso", seed,
-             "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
-    tree.put(files, f"media/{name}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
-             "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
-    output.oemdrv += bootmedia.oemdrv_disk_warnings(kickstart)
     return output
 
 
