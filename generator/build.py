@@ -21,14 +21,16 @@ check has passed (outtree.py): a build that fails leaves nothing, and the previo
 
 import bisect
 import hashlib
-import itertools
 import io
+import itertools
 import json
 import os
+import posixpath
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from json.encoder import encode_basestring_ascii as _json_text
 from pathlib import Path
 
 from generator import bootmedia, parallel, secrets, userdata
@@ -37,7 +39,6 @@ from generator.errors import Problem, ProfileError, UsageError
 from generator.fleet import FleetNode, fleet_problems
 from generator.inventory import BuildEntries, build_entries
 from generator.kickstart import render_kickstart
-from generator.memo import Recent, share_equal_fields
 from generator.model import Node
 from generator.netconfig import render_network_config
 from generator.outtree import MANIFEST, check_target, new_tree
@@ -116,14 +117,14 @@ class _Tree:
 
     def __init__(self, root: Path):
         self.root = root
-        self.folders: set[Path] = {root}
+        self.folders: set[str] = {""}  # relative to root, made already
 
     def write(self, path: str, payload: bytes, secret: bool) -> None:
-        target = self.root / path
-        if target.parent not in self.folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.folders.add(target.parent)
-        write_new(target, payload, 0o600 if secret else 0o644)
+        folder = posixpath.dirname(path)  # (text, not Path: thousands of files a build)
+        if folder not in self.folders:
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+            self.folders.add(folder)
+        write_new(os.path.join(self.root, path), payload, 0o600 if secret else 0o644)
 
     def put(self, entries: list[dict], path: str, data: str | bytes, purpose: str, secret: bool) -> None:
         """Writes the file and adds its manifest entry to `entries`."""
@@ -144,13 +145,26 @@ class _Manifest:
         self._nodes = 0
 
     def add_node(self, record: dict) -> None:
-        self._text.write(("," if self._nodes else "") + "\n  " + json.dumps(record, indent=1).replace("\n", "\n  "))
+        self._text.write(("," if self._nodes else "") + "\n  " + _indented(record, 2))
         self._nodes += 1
 
     def close(self, shared: list[dict]) -> None:
-        shared_text = json.dumps(shared, indent=1).replace("\n", "\n ")
-        self._text.write(("\n ]" if self._nodes else "]") + f',\n "shared": {shared_text}\n}}\n')
+        self._text.write(("\n ]" if self._nodes else "]") + f',\n "shared": {_indented(shared, 1)}\n}}\n')
         self._text.close()
+
+
+def _indented(value, depth: int) -> str:
+    """json.dumps(value, indent=1) of plain data (text keys) nested `depth` levels deep. (json encodes in pure
+    Python whenever it indents; here its C string encoder writes each key and text.)"""
+    if type(value) is str:
+        return _json_text(value)
+    pad, end = "\n" + " " * (depth + 1), "\n" + " " * depth
+    if isinstance(value, dict) and value:
+        return "{" + ",".join(f"{pad}{_json_text(key)}: {_indented(item, depth + 1)}"
+                              for key, item in value.items()) + end + "}"
+    if isinstance(value, list) and value:
+        return "[" + ",".join(pad + _indented(item, depth + 1) for item in value) + end + "]"
+    return json.dumps(value)
 
 
 @dataclass
@@ -196,10 +210,6 @@ class _Findings:
             found.append(Problem(str(out_dir / kickstart_path(name)), line, "OEMDRV image",
                                  message + others, severity="warning"))
         return found
-
-
-# the parts of the last nodes written, for share_equal_fields: enough for every part of a node and a few shapes
-_RECENT_PARTS = Recent(256)
 
 
 @dataclass(frozen=True)
@@ -350,7 +360,7 @@ def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | None:
     checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), name, pxe)
     del entry  # (the profile is let go before rendering)
     try:
-        return _write_node(tree, share_equal_fields(node, _RECENT_PARTS), checked, options)
+        return _write_node(tree, node, checked, options)
     except FileExistsError as exc:  # another node wrote that name: the checks across the fleet say which
         return _NodeOutput([], checked, clash=Path(exc.filename).relative_to(tree.root).as_posix())
 

@@ -6,7 +6,6 @@ YAML of the same data. Each cache holds a few entries (the shapes of a fleet, no
 forget_all() empties them all, for tests that change how things are rendered.
 """
 
-import dataclasses
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -36,21 +35,3 @@ class Recent:
 def forget_all() -> None:
     for cache in list(_ALL):
         cache.entries.clear()
-
-
-def share_equal_fields(obj, pool: Recent):
-    """`obj` (a frozen dataclass) with each field equal to one a recent object had in `pool` replaced by that
-    one. The nodes of a fleet resolve to mostly equal parts (OS, Kubernetes, repositories, keys), and the
-    render caches (node_reads.NodeTemplate) know a part by its identity: shared, a part rendered for the node
-    before is found again without comparing it whole."""
-    changes = {}
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name)
-        try:
-            # with its type: 1800 == 1800.0 == True, but each is written differently
-            kept = pool.get((field.name, type(value), value), lambda: value)
-        except TypeError:  # unhashable: this field stays the object's own
-            continue
-        if kept is not value:
-            changes[field.name] = kept
-    return dataclasses.replace(obj, **changes) if changes else obj

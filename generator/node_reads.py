@@ -81,22 +81,18 @@ class NodeTemplate:
                 return fresh()
             self.reads = node_reads(self.env, self.name)
         try:
-            values = [_value(node, path) for path in self.reads]
-            key = tuple(_key(value) for value in values) + tuple(sorted(context.items()))
+            key = tuple(_key(_value(node, path)) for path in self.reads) + tuple(sorted(context.items()))
             hash(key)
         except (AttributeError, TypeError):  # a value it cannot key on: rendered as it is, as if not kept
             return fresh()
-        # the entry holds the values it was made from: while it is kept, an id in its key names only them
-        return self.recent.get(key, lambda: (fresh(), values))[0]
+        return self.recent.get(key, fresh)
 
 
 def _key(value):
-    """A part of the node (a frozen dataclass, a tuple) by its identity: a build's nodes share their equal parts
-    (memo.py), and hashing a large part again for each of ~30 templates a node would cost more than the rendering
-    it saves. Anything else by its type and value (1 == True, but a template writes them differently)."""
+    """A value a template reads, as part of the cache key: by its type and value (1 == True, but a template
+    writes them differently). The parts templates read whole are small tuples and frozen dataclasses of text,
+    whose strings keep their hashes, so keying them by value costs little more than by identity would."""
     kind = type(value)
-    if kind is tuple or getattr(getattr(kind, "__dataclass_params__", None), "frozen", False):
-        return kind, id(value)
     if kind is float:
         return kind, repr(value)  # -0.0 == 0.0, written differently
-    return kind, value  # a scalar, or something mutable, which cannot be hashed: not kept
+    return kind, value  # something mutable cannot be hashed: rendered as it is, not kept

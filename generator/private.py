@@ -58,7 +58,7 @@ def create_exclusively(path: Path, payload: bytes, mode: int = 0o600) -> bool:
         Path(tmp).unlink(missing_ok=True)
 
 
-def open_new(path: Path, mode: int) -> BinaryIO:
+def open_new(path: Path | str, mode: int) -> BinaryIO:
     """A file that must not exist yet, opened for writing, in a folder no one else can reach (a build's staging
     folder, 0700, renamed into place whole): O_EXCL and O_NOFOLLOW refuse any name already there, so no temporary
     name and rename are needed, and the mode is set on the descriptor before a byte is written."""
@@ -71,7 +71,7 @@ def open_new(path: Path, mode: int) -> BinaryIO:
         raise
 
 
-def write_new(path: Path, payload: bytes, mode: int) -> None:
+def write_new(path: Path | str, payload: bytes, mode: int) -> None:
     """Write `payload` to a new file (open_new)."""
     with open_new(path, mode) as handle:
         handle.write(payload)

@@ -89,7 +89,7 @@ def patch_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in str(version).split("."))
 
 
-@cache  # one tuple for every node: a build's nodes then share it (render.py keys templates by identity)
+@cache  # one tuple for every node
 def crio_sample_bridge_files() -> tuple[str, ...]:
     """Every name CRI-O has shipped its sample bridge network under; any of them would race the CNI.
 
