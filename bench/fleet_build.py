@@ -36,7 +36,7 @@ import jinja2
 ROOT = Path(__file__).resolve().parent.parent
 NODES = int(os.environ.get("BENCH_NODES", "500"))
 LARGE = int(os.environ.get("BENCH_LARGE_NODES", "5000"))  # 0 skips the large run
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 GOAL_RATIO = 5  # issue 12: at most 5x the floor
 JOBS = min(len(os.sched_getaffinity(0)), 8)  # what gen build uses by default: one process per CPU
 GOAL_RSS_MB = 200  # issue 12: peak RSS under 200 MB at 5000 nodes

@@ -20,6 +20,7 @@ check has passed (outtree.py): a build that fails leaves nothing, and the previo
 """
 
 import bisect
+import contextlib
 import hashlib
 import io
 import itertools
@@ -71,27 +72,44 @@ class _Checked:
     """One node that passed its own checks: what the checks across the fleet need of it."""
     member: FleetNode
     name: str           # of its artifacts, without suffix (a path with /, relative to the build's folders)
-    pxe: PxeFacts
+    pxe: PxeFacts | None  # None: a PXE value of its was refused (the build fails)
+
+
+# what a node's name becomes in the tree (http/ks/, cloud/ and media/ hold one each)
+ARTIFACT_SUFFIXES = (".ks", ".user-data", ".network-config", "-cidata.iso", "-oemdrv.iso")
 
 
 def _same_targets(checked: list[_Checked]) -> list[Problem]:
-    """Two nodes whose artifacts would have one name: the same host name in one folder from different clusters,
-    or a node profile named like a host of a cluster file beside it. (Within one cluster, the same host name
-    twice is reported by fleet_problems.)"""
+    """Two nodes whose artifacts would have one name - the same host name in one folder from different clusters,
+    a node profile named like a host of a cluster file beside it - or one node's artifact where another's
+    folder is (a profile `site.yaml` beside a folder `site.ks/`). Within one cluster, the same host name twice
+    is reported by fleet_problems."""
+    folders: dict[str, FleetNode] = {}  # every folder a node's name puts its artifacts in -> the first such node
+    for item in checked:
+        parts = item.name.split("/")
+        for depth in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:depth]), item.member)
     seen: dict[str, FleetNode] = {}
     problems = []
     for item in checked:
         member, name = item.member, item.name
         other = seen.setdefault(name, member)
-        if other is member or (other.cluster == member.cluster and other.hostname == member.hostname):
-            continue
-        file, line = other.doc.locate(("hostname",))
-        fix = ("build the clusters into separate folders" if other.cluster != member.cluster
-               else "rename the profile or build it into another folder")
-        problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
-                                                          f"{other.hostname} ({file}:{line}) of cluster "
-                                                          f"{other.cluster}; {fix}"))
+        if other is not member and (other.cluster != member.cluster or other.hostname != member.hostname):
+            fix = ("build the clusters into separate folders" if other.cluster != member.cluster
+                   else "rename the profile or build it into another folder")
+            problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
+                                                              f"{_located(other)} of cluster {other.cluster}; {fix}"))
+        owner = next((folders[name + suffix] for suffix in ARTIFACT_SUFFIXES if name + suffix in folders), None)
+        if owner:
+            problems.append(member.doc.problem(("hostname",), f"its artifacts ({name}.ks, ...) would take the name "
+                                                              f"of a folder that holds those of {_located(owner)}; "
+                                                              f"rename one of them"))
     return problems
+
+
+def _located(member: FleetNode) -> str:
+    file, line = member.doc.locate(("hostname",))
+    return f"{member.hostname} ({file}:{line})"
 
 
 @dataclass
@@ -169,15 +187,15 @@ def _indented(value, depth: int) -> str:
 
 @dataclass
 class _NodeOutput:
-    """What one node gives the build: the problems that kept it from being written, or what the checks across
-    the fleet need of it, its manifest record and what it found, in that node's words."""
+    """What one node gives the build: its problems (then it is not written) and, unless it failed its own checks,
+    what the checks across the fleet need of it; if written, its manifest record and what it found."""
     problems: list[Problem]
     checked: _Checked | None = None
     record: dict = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
     oversize: list[tuple[userdata.Limit, int]] = field(default_factory=list)  # limits its user-data exceeds
     oemdrv: list[tuple[int, str]] = field(default_factory=list)  # (line, message): its Kickstart's OEMDRV warnings
-    clash: str = ""      # a file of its that another node had written (it is not in the manifest)
+    clash: str = ""      # a file of its that could not be written: another node's file or folder had the name
 
 
 @dataclass
@@ -235,10 +253,10 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
         problems = _problems(found, written)
         pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in written.checked])
         problems += pxe_problems
-        # a file two nodes would write is one of the mistakes above; should one slip through, it is not hidden
-        problems = problems or [member.doc.problem(("hostname",), f"its {path} is also another node's file; give "
-                                                                  f"each node its own host name and MAC")
-                                for member, path in written.clashes]
+        if not problems and written.clashes:  # each is one of the mistakes above; should one slip through:
+            problems = [member.doc.problem(("hostname",), f"its {path} could not be written: another node's file or "
+                                                          f"folder has that name; give the nodes distinct names")
+                        for member, path in written.clashes]
         if problems:
             raise ProfileError(problems)
         shared: list[dict] = []
@@ -266,6 +284,7 @@ class _Written:
     """What writing the nodes left for the checks across the fleet and for the user."""
     checked: list[_Checked] = field(default_factory=list)     # every node that passed its own checks
     failed: dict[int, list[Problem]] = field(default_factory=dict)  # the problems of the others, by position
+    refused: list[Problem] = field(default_factory=list)      # of nodes in the fleet checks, not written (PXE)
     clashes: list[tuple[FleetNode, str]] = field(default_factory=list)  # a node and a file another had written
     findings: _Findings = field(default_factory=_Findings)
 
@@ -277,22 +296,22 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
     pool: dict = {}  # the checks' equal values, held once: each came through a pipe as a copy of its own
     node = partial(_node, tree, options)
     progress = Progress(len(refs), "nodes")
-    try:
-        for position, output in enumerate(parallel.ordered_imap(node, refs, _jobs_for(len(refs), jobs),
-                                                                 progress.update)):
-            if output is None:  # its cluster's secrets are made here, in the main process, once
+    outputs = parallel.ordered_imap(node, refs, _jobs_for(len(refs), jobs), progress.update)
+    with contextlib.closing(outputs), contextlib.closing(progress):  # (the children go with the first)
+        for position, output in enumerate(outputs):
+            if output == LEFT_TO_MAIN:  # its cluster's secrets are made here, in the main process, once
                 output = node(refs[position])
-            if output.problems:
+            if output.checked is None:
                 written.failed[position] = output.problems
                 continue
             written.checked.append(_shared(output.checked, refs[position], pool))
-            if output.clash:
+            if output.problems:
+                written.refused += output.problems
+            elif output.clash:
                 written.clashes.append((written.checked[-1].member, output.clash))
-                continue
-            manifest.add_node(output.record)
-            written.findings.add(output)
-    finally:
-        progress.close()
+            else:
+                manifest.add_node(output.record)
+                written.findings.add(output)
     return written
 
 
@@ -305,7 +324,7 @@ def _problems(found: list[BuildEntries], written: _Written) -> list[Problem]:
         position += len(held)
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([item.member for item in written.checked], complete=not problems)
-    return problems + _same_targets(written.checked)
+    return problems + _same_targets(written.checked) + written.refused
 
 
 class _Refs(Sequence):
@@ -338,31 +357,33 @@ def _shared(item: _Checked, ref: tuple, pool: dict) -> _Checked:
                     pool.setdefault(item.pxe, item.pxe))
 
 
-def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | None:
-    """One node checked, resolved and written into the staging folder - or its problems. None: a forked process
-    left it to the main one, which makes its cluster's secrets (only there: they are made once, and other
-    processes find the file whole or not at all)."""
+# what a forked process answers for a node whose cluster has no secrets yet: the main process makes them (only
+# there: they are made once, and other processes find the file whole or not at all), then does the node
+LEFT_TO_MAIN = "left to the main process"
+
+
+def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | str:
+    """One node checked, resolved and written into the staging folder - or its problems (or LEFT_TO_MAIN)."""
     held, index = ref
     entry, problems = held.entry(index)
     problems += held.problems_of(entry)
     if problems:
         return _NodeOutput(problems)
     if os.getpid() != options.main_pid and makes_secrets(entry.doc, options.secrets_dir):
-        return None
+        return LEFT_TO_MAIN
     try:
         node = resolve(entry.doc, options.secrets_dir)
     except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
         return _NodeOutput(exc.problems)
-    name = entry.name
-    pxe, problems = pxe_facts(entry.doc, node, name)
-    if problems:
-        return _NodeOutput(problems)
-    checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), name, pxe)
+    pxe, problems = pxe_facts(entry.doc, node, entry.name)
+    checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), entry.name, None if problems else pxe)
+    if problems:  # it still takes part in the checks across the fleet
+        return _NodeOutput(problems, checked)
     del entry  # (the profile is let go before rendering)
     try:
         return _write_node(tree, node, checked, options)
-    except FileExistsError as exc:  # another node wrote that name: the checks across the fleet say which
-        return _NodeOutput([], checked, clash=Path(exc.filename).relative_to(tree.root).as_posix())
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:  # another node's file or folder:
+        return _NodeOutput([], checked, clash=os.path.relpath(exc.filename, tree.root))  # _same_targets says whose
 
 
 def _no_document():

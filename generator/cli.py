@@ -75,9 +75,20 @@ def validate_command(profiles: list[Path], secrets_dir: Path | None, strict: boo
 def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, media: bool, gzip: bool, base64: bool,
                   jobs: int | None):
     """Every node profile under PATHs into DIR: Kickstarts, user-data, a PXE tree, boot media, a manifest."""
+    import signal
+
     from generator.build import build
 
-    report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64, jobs=jobs)
+    def stop(signum, _frame):  # as Ctrl-C does: the build's children and its half-written folder go first
+        raise SystemExit(128 + signum)
+
+    stopping = (signal.SIGTERM, signal.SIGHUP)
+    previous = [signal.signal(signum, stop) for signum in stopping]
+    try:
+        report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64, jobs=jobs)
+    finally:
+        for signum, handler in zip(stopping, previous):
+            signal.signal(signum, handler)
     print_text(report.problems)
     print(report.summary)
 

@@ -47,17 +47,20 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
     check_target(out_dir)
     parent = out_dir.absolute().parent
     made = [folder for folder in (parent, *parent.parents) if not folder.exists()]  # ours to remove on failure
-    parent.mkdir(parents=True, exist_ok=True)
-    # the new folder is renamed inside parent: others who could rearrange parent could swap it
-    unsafe = directory_problem(parent)
-    if unsafe:
-        raise UsageError(f"{out_dir}: nothing written: {unsafe}")
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.building-"))
+    staging = None
     try:
+        for folder in reversed(made):  # 0755 whatever the umask's group bits: the check below refuses 0775
+            folder.mkdir(mode=0o755, exist_ok=True)
+        # the new folder is renamed inside parent: others who could rearrange parent could swap it
+        unsafe = directory_problem(parent)
+        if unsafe:
+            raise UsageError(f"{out_dir}: nothing written: {unsafe}")
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.building-"))
         yield staging
         _put_in_place(staging, out_dir.absolute())
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         for folder in made:  # a build that fails leaves nothing, not even the folders made to hold it
             try:
                 folder.rmdir()

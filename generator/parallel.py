@@ -55,11 +55,6 @@ def can_fork() -> bool:
     return threads == "1"
 
 
-def ordered_map(function: Callable, items: Sequence, jobs: int, on_done: Callable[[int], None] | None = None) -> list:
-    """[function(item) for item in items], shared among `jobs` processes (see ordered_imap)."""
-    return list(ordered_imap(function, items, jobs, on_done))
-
-
 def ordered_imap(function: Callable, items: Sequence, jobs: int,
                  on_done: Callable[[int], None] | None = None) -> Iterator:
     """function(item) for each item, in the items' order, shared among `jobs` processes (this one and jobs - 1
@@ -76,7 +71,14 @@ def ordered_imap(function: Callable, items: Sequence, jobs: int,
     children: list[_Child] = []  # not yet reaped
     try:
         for share in range(1, jobs):
-            children.append(_fork_child(function, items[share::jobs], [c.pipe.fileno() for c in children]))
+            # the signals that end a build blocked from the fork until the child is in the list, which the
+            # cleanup below goes through, and until the child has its default actions (never the parent's)
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET)
+            try:
+                children.append(_fork_child(function, items[share::jobs], [c.pipe.fileno() for c in children],
+                                            previous))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         for index, item in enumerate(items):
             share = index % jobs
             yield function(item) if share == 0 else children[share - 1].next_result()
@@ -86,7 +88,7 @@ def ordered_imap(function: Callable, items: Sequence, jobs: int,
             children[0].finish()
             children.pop(0)
     except BaseException:  # (GeneratorExit too: the caller stopped early) the children go, then this goes on
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a second Ctrl-C: clean up first
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET)  # a second Ctrl-C: clean up first
         try:
             for child in children:
                 child.kill()
@@ -106,7 +108,7 @@ class _Child:
     def next_result(self):
         try:
             outcome, value = pickle.load(self.pipe)  # our own child's bytes, through our own pipe
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):  # it ended before or while sending this result
             status = self._reap()
             how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
             raise ChildFailed(f"a build process ended without a result ({how})") from None
@@ -123,8 +125,10 @@ class _Child:
         """After its last result: the child has nothing more to say and ends well."""
         extra = self.pipe.read()
         status = self._reap()
-        if extra or status:
+        if status:
             raise ChildFailed(f"a build process ended with exit status {status} after its results")
+        if extra:
+            raise ChildFailed(f"a build process sent {len(extra)} bytes more than its results")
 
     def kill(self) -> None:
         if self.reaped:
@@ -145,14 +149,12 @@ class _Child:
         return os.waitstatus_to_exitcode(status)
 
 
-def _fork_child(function: Callable, share: Sequence, other_pipes: list[int]) -> _Child:
+def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], mask: set) -> _Child:
+    """A child running `function` over `share`; called with _RESET blocked, `mask` the signal mask to restore."""
     read_end, write_end = os.pipe()
-    # SIGINT blocked from the fork until the child has its default actions: it never runs the parent's handler
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         pid = os.fork()
     except OSError:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         os.close(read_end)
         os.close(write_end)
         raise
@@ -160,13 +162,12 @@ def _fork_child(function: Callable, share: Sequence, other_pipes: list[int]) -> 
         try:
             for signum in _RESET:
                 signal.signal(signum, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for fd in other_pipes + [read_end]:
                 os.close(fd)
             _run_child(function, share, write_end)
         finally:
             os._exit(1)
-    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     os.close(write_end)
     return _Child(pid, read_end)
 
@@ -189,12 +190,14 @@ def _run_child(function: Callable, share: Sequence, write_end: int) -> None:
 
 
 def _failure(exc: BaseException) -> bytes:
-    """The exception itself where it can travel (the parent raises it as the serial map would), else its
-    traceback as text."""
+    """The exception itself where it can travel both ways (the parent raises it as the serial map would), else
+    its traceback as text."""
     text = traceback.format_exc()
     try:
         if isinstance(exc, Exception):
-            return pickle.dumps(("raised", (exc, text)), pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - not picklable
+            payload = pickle.dumps(("raised", (exc, text)), pickle.HIGHEST_PROTOCOL)
+            pickle.loads(payload)  # some pickle but cannot be made again (a required argument of their own)
+            return payload
+    except Exception:  # noqa: BLE001 - cannot travel
         pass
     return pickle.dumps(("failed", text), pickle.HIGHEST_PROTOCOL)

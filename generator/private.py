@@ -6,6 +6,7 @@ mkstemp name (O_EXCL, 0600 from the start) and renamed into place, so no one can
 file, and the mode is set on the descriptor, never again by path.
 """
 
+import errno
 import os
 import stat
 import tempfile
@@ -44,7 +45,8 @@ def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
 
 def create_exclusively(path: Path, payload: bytes, mode: int = 0o600) -> bool:
     """Write `payload` to `path` unless something is there already (False): through a fresh temporary file
-    linked to the name, so a reader sees the whole file or none - never one half-written."""
+    linked to the name, so a reader sees the whole file or none - never one half-written. On a file system
+    without hard links, the file is created with O_EXCL and written in place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -54,8 +56,17 @@ def create_exclusively(path: Path, payload: bytes, mode: int = 0o600) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):  # (what link(2) says for "no links")
+            raise
     finally:
         Path(tmp).unlink(missing_ok=True)
+    try:
+        with open_new(path, mode) as handle:
+            handle.write(payload)
+    except FileExistsError:
+        return False
+    return True
 
 
 def open_new(path: Path | str, mode: int) -> BinaryIO:

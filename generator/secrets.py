@@ -6,6 +6,7 @@ public-key hash at render time. Rendering nodes of one cluster in any order give
 """
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -142,7 +143,10 @@ def _from_data(path: Path, d) -> ClusterSecrets:
 
 def _private_directory(directory: Path) -> Path:
     """The secrets directory, made 0700 if missing; refused unless it and every folder above it are trusted."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:  # read-only, or a file where a folder would be
+        raise _problem(directory, f"cannot make the cluster secrets folder: {exc.strerror}") from None
     real = directory.resolve()
     for folder in (real, *real.parents):
         problem = directory_problem(folder)
@@ -213,8 +217,10 @@ def load(path: Path) -> ClusterSecrets:
     return found
 
 
-# within `one_reading()`: the secrets read so far, by path (gen build reads each cluster's file once)
-_READ_ONCE: dict[Path, ClusterSecrets] | None = None
+# within `one_reading()`: the secrets read so far, by path (gen build reads each cluster's file once); a context
+# variable, so two builds in two threads each have their own
+_READ_ONCE: contextvars.ContextVar[dict[Path, ClusterSecrets] | None] = contextvars.ContextVar("secrets_read_once",
+                                                                                               default=None)
 
 
 @contextlib.contextmanager
@@ -222,21 +228,21 @@ def one_reading():
     """Within it, a process reads, checks and (if missing) makes each cluster's secrets once, not once for each
     node it resolves (gen build: a few syscalls and a hash of the file less per node). Processes forked inside
     start with what was read before the fork."""
-    global _READ_ONCE
-    outer, _READ_ONCE = _READ_ONCE, ({} if _READ_ONCE is None else _READ_ONCE)
+    token = _READ_ONCE.set(_READ_ONCE.get() if _READ_ONCE.get() is not None else {})
     try:
         yield
     finally:
-        _READ_ONCE = outer
+        _READ_ONCE.reset(token)
 
 
 def load_or_create(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     path = secrets_path(cluster, directory)
-    if _READ_ONCE is None:
+    read = _READ_ONCE.get()
+    if read is None:
         return _load_or_create(cluster, path)
-    if path not in _READ_ONCE:
-        _READ_ONCE[path] = _load_or_create(cluster, path)
-    return _READ_ONCE[path]
+    if path not in read:
+        read[path] = _load_or_create(cluster, path)
+    return read[path]
 
 
 def _load_or_create(cluster: str, path: Path) -> ClusterSecrets:
@@ -247,7 +253,11 @@ def _load_or_create(cluster: str, path: Path) -> ClusterSecrets:
     fresh = generate()
     # whole or not at all, and only if no other render made it meanwhile (then that one is used): another
     # process of the same build may read the file the moment it exists
-    if not create_exclusively(path, (FILE_HEADER + yaml.safe_dump(_to_data(fresh), sort_keys=False)).encode()):
+    try:
+        made = create_exclusively(path, (FILE_HEADER + yaml.safe_dump(_to_data(fresh), sort_keys=False)).encode())
+    except OSError as exc:
+        raise _problem(path, f"cannot write the cluster secrets here: {exc.strerror}") from None
+    if not made:
         return load(path)
     # a new CA changes every node's pinned hash: whoever renders must know one was made, and where
     print(f"gen: made the secrets of cluster {cluster} (CAs, bootstrap token) in {path}; back it up: every node "

@@ -117,13 +117,16 @@ def machine_files_of(node: Node, name: str) -> dict[str, str]:
     return machine_files(checked_entry(boot_entry(node, name)))
 
 
-def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts]]) -> tuple[PxePlan, list[Problem]]:
-    """The nodes that get PXE files (their facts passed pxe_facts), and the problems across them: one tree
-    has one proxy subnet and one TFTP root."""
+def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts | None]]) -> tuple[PxePlan, list[Problem]]:
+    """The nodes that get PXE files (their facts passed pxe_facts; None: they did not), and the problems
+    across them: one tree has one proxy subnet and one TFTP root, and boots each host name once."""
     plan, problems = PxePlan(), []
     lacking: dict[str, int] = {}
     first: FleetNode | None = None
+    by_hostname: dict[str, FleetNode] = {}
     for member, name, facts in members:
+        if facts is None:
+            continue
         if facts.missing:
             for key in facts.missing:
                 lacking[key] = lacking.get(key, 0) + 1
@@ -137,6 +140,13 @@ def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts]]) -> tuple[PxePlan, l
                 problems.append(member.doc.problem(("pxe", key), (
                     f"{value} differs from {first.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
                     f"tree with one {key}; build these nodes into another folder")))
+        other = by_hostname.setdefault(member.hostname, member)
+        if other.cluster != member.cluster:  # (within one cluster, fleet_problems reports it)
+            file, line = other.doc.locate(("hostname",))
+            problems.append(member.doc.problem(("hostname",), (
+                f"{member.hostname} is also the host name of a node of cluster {other.cluster} ({file}:{line}) "
+                f"that this PXE tree boots on {plan.proxy_subnet}: the installer's ip= and DHCP would give both "
+                f"one name; rename one, or build the clusters into separate folders")))
         plan.owners[member.mac] = name
         plan.kernels.add(facts.kernel)
     plan.note = _note(lacking, len(plan.owners), len(members))

@@ -7,6 +7,7 @@ import base64
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import stat
@@ -226,6 +227,19 @@ def test_a_failed_build_leaves_no_tree_and_no_partial_files(write_profile, tmp_p
     assert result.returncode == 2 and not (tmp_path / "new").exists()
 
 
+def test_the_folders_made_for_a_build_are_0755_whatever_the_umask(tmp_path):
+    """A group-writable folder is refused as the place to rename the build into; with umask 002 (common),
+    the folders gen makes itself must not be."""
+    previous = os.umask(0o002)
+    try:
+        result = gen_in_process("build", "profiles/master.yaml", "-o", str(tmp_path / "x/a/out"),
+                                "--secrets-dir", str(tmp_path / "state"))
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "x", tmp_path / "x/a")} == {0o755}
+
+
 def test_a_failure_while_writing_keeps_the_previous_build(tmp_path, monkeypatch):
     from generator import build as build_module
 
@@ -285,6 +299,48 @@ def test_a_value_only_the_pxe_files_refuse_becomes_a_problem_at_its_line(write_p
     # every node inherits the one value: one problem, at its line
     (problem,) = [l for l in result.stderr.splitlines() if ": error: " in l]
     assert problem.startswith(f"{path}:{line}: error: os.install_url: ") and "an http, https or ftp URL" in problem
+
+
+def test_a_refused_pxe_value_hides_no_other_problem(write_profile, tmp_path):
+    """The node with the bad kernel path still takes part in the checks across the fleet."""
+    cluster = (ROOT / "profiles/fleet/cluster.yaml").read_text()
+    write_profile("fleet/workers.csv", (ROOT / "profiles/fleet/workers.csv").read_text())
+    path = write_profile("fleet/cluster.yaml", cluster.replace("first_control_plane: k8s-cp-01", "first_control_plane: k8s-cp-1")
+                         .replace("    address: 192.168.124.150/24\n", "    address: 192.168.124.105/24\n    pxe:\n      kernel: ../vmlinuz\n"))
+    result = gen_in_process("build", str(path), "-o", str(tmp_path / "out"), "--secrets-dir", str(tmp_path / "state"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    said = [l.split(": error: ")[1].split(":")[0] for l in result.stderr.splitlines() if ": error: " in l]
+    assert sorted(said) == ["cluster.first_control_plane", "network.address", "pxe.kernel"], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_pxe_tree_boots_each_host_name_once(write_profile, tmp_path):
+    """Two clusters in folders of their own, with the same host names, on one boot network."""
+    for name, octet in (("a", "24"), ("b", "25")):
+        text = (ROOT / "profiles/fleet/cluster.yaml").read_text().replace("name: fleet", f"name: fleet-{name}")
+        text = text.replace('"52:54:00:24:', f'"52:54:00:{octet}:').replace("nodes_csv: workers.csv\n", "")
+        write_profile(f"two/{name}/cluster.yaml", text.replace("192.168.124.", f"192.168.{octet}.")
+                      .replace(f"proxy_subnet: 192.168.{octet}.0/24", "proxy_subnet: 192.168.124.0/24")
+                      .replace(f"http_url: http://192.168.{octet}.1/k8s", "http_url: http://192.168.124.1/k8s"))
+    result = gen_in_process("build", str(tmp_path / "two"), "-o", str(tmp_path / "out"),
+                            "--secrets-dir", str(tmp_path / "state"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [l for l in result.stderr.splitlines() if ": error: " in l]
+    assert errors and all(l.startswith(f"{tmp_path}/two/b/cluster.yaml:") and ": error: hostname: " in l
+                          and "that this PXE tree boots on 192.168.124.0/24" in l for l in errors), result.stderr
+
+
+def test_a_node_whose_artifact_would_be_another_nodes_folder(write_profile, tmp_path):
+    settings = (ROOT / "profiles/cluster.yaml").read_text()
+    write_profile("r1/cluster.yaml", settings)
+    write_profile("r1/site.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w1\n")
+    write_profile("r2/site.ks/sub/cluster.yaml", settings)
+    write_profile("r2/site.ks/sub/w.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w9\n")
+    result = gen_in_process("build", str(tmp_path / "r1"), str(tmp_path / "r2"), "-o", str(tmp_path / "out"),
+                            "--secrets-dir", str(tmp_path / "state"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    (error,) = [l for l in result.stderr.splitlines() if ": error: " in l]
+    assert error.startswith(f"{tmp_path}/r1/site.yaml:") and "would take the name of a folder that holds those of w9" in error
 
 
 def test_a_progress_bar_only_on_a_terminal():

@@ -6,10 +6,12 @@ Forking needs a process with one thread, which a pytest-xdist worker is not: the
 interpreter (`_fresh`), as `gen build` does."""
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -30,7 +32,7 @@ def test_results_come_back_in_the_order_of_the_items(jobs):
     found = _fresh(f"""
         import json, os
         from generator import parallel
-        results = parallel.ordered_map(lambda i: (i * i, os.getpid()), list(range(11)), {jobs})
+        results = list(parallel.ordered_imap(lambda i: (i * i, os.getpid()), list(range(11)), {jobs}))
         print(json.dumps({{"results": results, "me": os.getpid()}}))""")
     results = found["results"]
     assert [square for square, _ in results] == [i * i for i in range(11)]
@@ -43,13 +45,13 @@ def test_large_results_pass_through_the_pipes():
     sizes = _fresh("""
         import json
         from generator import parallel
-        print(json.dumps([len(r) for r in parallel.ordered_map(lambda i: "x" * (1 << 20), list(range(9)), 3)]))""")
+        print(json.dumps([len(r) for r in parallel.ordered_imap(lambda i: "x" * (1 << 20), list(range(9)), 3)]))""")
     assert sizes == [1 << 20] * 9
 
 
 def test_a_failing_or_killed_child_is_reported():
     said = _fresh("""
-        import json, os, signal
+        import json, os, signal, time
         from generator import parallel
         def square(i):
             if i == 5:
@@ -59,16 +61,32 @@ def test_a_failing_or_killed_child_is_reported():
             if i == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
             return i
+        def killed_while_sending(i):  # a result larger than the pipe holds, cut off by an alarm
+            if i == 0:  # the parent's: it reads nothing meanwhile
+                time.sleep(2)
+            if i == 1:
+                signal.alarm(1)
+                return "x" * (64 << 20)
+            return i
+        class Odd(Exception):  # pickles, but cannot be made again from its pickle
+            def __init__(self, code, detail):
+                super().__init__(code)
+        def odd(i):
+            if i == 3:
+                raise Odd(3, "extra")
+            return i
         messages = []
-        for function in (square, killed):
+        for function in (square, killed, killed_while_sending, odd):
             try:
-                parallel.ordered_map(function, list(range(8)), 2)  # 5 and 3 are in the child's share (odd items)
+                list(parallel.ordered_imap(function, list(range(8)), 2))  # 5 and 3: the child's share (odd)
             except (ValueError, parallel.ChildFailed) as exc:
                 messages.append([type(exc).__name__, str(exc), getattr(exc, "__notes__", [""])[0]])
         print(json.dumps(messages))""")
     name, message, note = said[0]  # raised again here, with the child's traceback as a note
     assert name == "ValueError" and message == "no fives here" and "in square" in note
     assert said[1][0] == "ChildFailed" and "killed by signal 9" in said[1][1]
+    assert said[2][0] == "ChildFailed" and "killed by signal 14" in said[2][1]  # SIGALRM, not a pickle error
+    assert said[3][0] == "ChildFailed" and "Odd: 3" in said[3][1]  # its traceback, as text
 
 
 def test_a_childs_exception_is_raised_as_one_process_would_raise_it():
@@ -83,7 +101,7 @@ def test_a_childs_exception_is_raised_as_one_process_would_raise_it():
                 raise ProfileError([Problem("w.yaml", 3, "a.b", "refused")])
             return i
         try:
-            parallel.ordered_map(check, list(range(8)), 2)
+            list(parallel.ordered_imap(check, list(range(8)), 2))
         except ProfileError as exc:
             print(json.dumps([str(p) for p in exc.problems]))""")
     assert said == ["w.yaml:3: error: a.b: refused"]
@@ -106,7 +124,7 @@ def test_when_the_parent_fails_its_children_are_killed_and_reaped(tmp_path):
                 raise KeyError("parent failed")
             return i
         try:
-            parallel.ordered_map(work, list(range(6)), 2)
+            list(parallel.ordered_imap(work, list(range(6)), 2))
         except KeyError:
             pass
         pid = int((folder / "child").read_text())
@@ -146,7 +164,7 @@ def test_a_process_with_other_threads_maps_in_one_process():
     try:
         assert not parallel.can_fork()
         import os
-        assert {pid for pid in parallel.ordered_map(lambda i: os.getpid(), list(range(6)), 3)} == {os.getpid()}
+        assert set(parallel.ordered_imap(lambda i: os.getpid(), list(range(6)), 3)) == {os.getpid()}
     finally:
         stop.set()
         helper.join()
@@ -183,3 +201,19 @@ def test_a_build_in_many_processes_writes_the_bytes_of_one(tmp_path):
         assert (one / name).read_bytes() == (many / name).read_bytes(), name
         assert (one / name).stat().st_mode == (many / name).stat().st_mode, name
     assert said["1"] == said["3"] and said["1"]  # the same warnings, once each, in order
+
+
+def test_a_terminated_build_leaves_nothing(tmp_path):
+    """SIGTERM (a CI timeout, systemd stopping a job) in the middle of a large build: the half-written folder,
+    which holds Kickstarts with keys, and the build's processes go, as with Ctrl-C."""
+    _inventory(tmp_path / "fleet", 90)  # with the listed nodes: several processes
+    build = subprocess.Popen([sys.executable, "-m", "generator", "build", str(tmp_path / "fleet"), "-o",
+                              str(tmp_path / "new/out"), "--media", "-j", "2", "--secrets-dir", str(tmp_path / "state")],
+                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "new").glob(".out.building-*/http/ks/*.ks")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    build.send_signal(signal.SIGTERM)
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
+    assert not (tmp_path / "new").exists()

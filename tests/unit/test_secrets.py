@@ -105,6 +105,13 @@ def test_within_one_reading_a_file_is_read_once_and_outside_again(tmp_path):
     assert renewed.token != made.token and renewed.ca == made.ca
 
 
+def test_a_secrets_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = gen_in_process("ks", "profiles/master.yaml", "--secrets-dir", str(tmp_path / "file/state"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{tmp_path}/file/state: error: secrets: cannot make the cluster secrets folder: ")
+
+
 def test_renewing_the_token_keeps_the_cas(tmp_path):
     made = secrets.load_or_create("c1", tmp_path)
     renewed = secrets.renew_token("c1", tmp_path)
