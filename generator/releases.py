@@ -28,8 +28,9 @@ def data() -> dict:
     return yaml.load((DATA_DIR / "releases.yaml").read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
 
 
-def kubernetes_minors() -> list[str]:
-    return sorted(data()["kubernetes"], key=minor_key)
+@cache  # the release data is read once per process and never changed (data() is cached too)
+def kubernetes_minors() -> tuple[str, ...]:
+    return tuple(sorted(data()["kubernetes"], key=minor_key))
 
 
 def kube_release(minor: str) -> dict:
@@ -68,16 +69,18 @@ def cni_plugin(plugin: str) -> dict:
     return data()["cni"][plugin]
 
 
-def cni_versions_for(plugin: str, minor: str) -> list[str]:
+@cache
+def cni_versions_for(plugin: str, minor: str) -> tuple[str, ...]:
     """CNI releases that support this Kubernetes minor, oldest first."""
-    return list(_cni_versions_for(plugin, minor))
-
-
-@cache  # the release data is read once per process and never changed (data() is cached too)
-def _cni_versions_for(plugin: str, minor: str) -> tuple[str, ...]:
     versions = cni_plugin(plugin)["versions"]
     fits = [v for v, entry in versions.items() if in_range(entry, minor)]
     return tuple(sorted(fits, key=minor_key))
+
+
+@cache
+def kubernetes_minors_for_cni(plugin: str, cni_minor: str) -> tuple[str, ...]:
+    """The Kubernetes minors a CNI release supports, oldest first."""
+    return tuple(m for m in kubernetes_minors() if cni_minor in cni_versions_for(plugin, m))
 
 
 def default_cni_version(plugin: str, minor: str) -> str | None:

@@ -273,8 +273,7 @@ def _release_choices(doc: Document, refused: frozenset[KeyPath]) -> list[Problem
         if releases.minor_of(cni_version) not in known:
             problems.append(doc.problem(("cni", "version"),
                                         f"{plugin} {cni_version} is not known; known releases: {', '.join(sorted(known, key=releases.minor_key))}"))
-        elif minor and minor not in [m for m in releases.kubernetes_minors()
-                                     if releases.minor_of(cni_version) in releases.cni_versions_for(plugin, m)]:
+        elif minor and minor not in releases.kubernetes_minors_for_cni(plugin, releases.minor_of(cni_version)):
             fits = releases.cni_versions_for(plugin, minor)
             problems.append(doc.problem(("cni", "version"),
                                         f"{plugin} {cni_version} does not support Kubernetes {minor}; "

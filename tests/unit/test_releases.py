@@ -10,7 +10,7 @@ MINORS = [f"1.{n}" for n in range(18, 38)]
 
 
 def test_every_minor_from_1_18_to_1_37_is_known():
-    assert releases.kubernetes_minors() == MINORS
+    assert releases.kubernetes_minors() == tuple(MINORS)
 
 
 @pytest.mark.parametrize("minor", MINORS)
