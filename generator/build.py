@@ -136,6 +136,16 @@ class _Tree:
     def __init__(self, root: Path):
         self.root = root
         self.folders: set[str] = {""}  # relative to root, made already
+        # made when a node fails: the build will be refused, so the processes stop rendering the rest and
+        # only check them (a file, so that forked processes see it too; it goes with the staging folder)
+        self.failed_mark = os.path.join(root, ".failed")
+
+    def mark_failed(self) -> None:
+        with open(self.failed_mark, "a"):
+            pass
+
+    def has_failed(self) -> bool:
+        return os.path.exists(self.failed_mark)
 
     def write(self, path: str, payload: bytes, secret: bool) -> None:
         folder = posixpath.dirname(path)  # (text, not Path: thousands of files a build)
@@ -285,6 +295,9 @@ class _Written:
     checked: list[_Checked] = field(default_factory=list)     # every node that passed its own checks
     failed: dict[int, list[Problem]] = field(default_factory=dict)  # the problems of the others, by position
     refused: list[Problem] = field(default_factory=list)      # of nodes in the fleet checks, not written (PXE)
+
+    def has_failed(self) -> bool:
+        return bool(self.failed or self.refused)
     clashes: list[tuple[FleetNode, str]] = field(default_factory=list)  # a node and a file another had written
     findings: _Findings = field(default_factory=_Findings)
 
@@ -301,6 +314,8 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
         for position, output in enumerate(outputs):
             if output == LEFT_TO_MAIN:  # its cluster's secrets are made here, in the main process, once
                 output = node(refs[position])
+            if output.problems and not written.has_failed():
+                tree.mark_failed()
             if output.checked is None:
                 written.failed[position] = output.problems
                 continue
@@ -309,9 +324,10 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
                 written.refused += output.problems
             elif output.clash:
                 written.clashes.append((written.checked[-1].member, output.clash))
-            else:
+            elif output.record:
                 manifest.add_node(output.record)
                 written.findings.add(output)
+            # (else: checked, not written, as the build will be refused)
     return written
 
 
@@ -377,7 +393,7 @@ def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | str:
         return _NodeOutput(exc.problems)
     pxe, problems = pxe_facts(entry.doc, node, entry.name)
     checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), entry.name, None if problems else pxe)
-    if problems:  # it still takes part in the checks across the fleet
+    if problems or tree.has_failed():  # it still takes part in the checks across the fleet
         return _NodeOutput(problems, checked)
     del entry  # (the profile is let go before rendering)
     try:
