@@ -61,6 +61,11 @@ def dump(data: dict) -> str:
     return _dump_remembered.mapping(data, by_item=("write_files",))
 
 
+def dump_own(data: dict) -> str:
+    """dump() of data no other node has (a network-config matches its own MAC): the same text, nothing kept."""
+    return _dump(data)
+
+
 # files above this size travel gzip+base64 (cloud-init decodes `encoding: gz+b64` before writing): the bootstrap
 # script is two thirds of the user-data, and clouds cap it (EC2: 16 KiB); the node gets the same bytes
 PACKED_ABOVE = 4096

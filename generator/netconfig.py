@@ -10,7 +10,7 @@ NetworkManager keyfiles on EL).
 import re
 
 from generator import ipv4
-from generator.cloudinit import dump
+from generator.cloudinit import dump_own
 from generator.model import Node
 
 # the key under `ethernets` is a label: cloud-init 22.4 names the interface by set-name, else by the name the
@@ -43,4 +43,4 @@ def network_config(node: Node) -> dict | None:
 def render_network_config(node: Node) -> str | None:
     """network-config text, or None (no MAC: the image's own network configuration applies)."""
     config = network_config(node)
-    return None if config is None else f"# network-config for {node.hostname} (k8s-firstboot)\n{dump(config)}"
+    return None if config is None else f"# network-config for {node.hostname} (k8s-firstboot)\n{dump_own(config)}"
