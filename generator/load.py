@@ -84,9 +84,22 @@ _SECRET_LINE = re.compile(r"://[^/\s]*@|\b[a-z0-9]{6}\.[a-z0-9]{16}\b|password|t
 
 def source_line(text: str, line: int) -> str:
     """Line `line` (1-based) of text without its end, or "" (shown only when it is printable text and no secret)."""
-    lines = text.splitlines()
+    lines = _lines(text)
     shown = lines[line - 1].rstrip() if 0 < line <= len(lines) else ""
     return shown if shown.isprintable() and not _SECRET_LINE.search(shown) else ""
+
+
+_LINES: dict[int, tuple[str, list[str]]] = {}  # by id(text), the text kept with its lines: a few files at a time
+
+
+def _lines(text: str) -> list[str]:
+    """text.splitlines(), split once for the many problems one file may have (a CSV of thousands of rows)."""
+    kept = _LINES.get(id(text))
+    if kept is None or kept[0] is not text:
+        if len(_LINES) >= 4:
+            _LINES.clear()
+        kept = _LINES[id(text)] = (text, text.splitlines())
+    return kept[1]
 
 
 def value_column(line: str, key: str | None) -> int:
