@@ -75,11 +75,13 @@ class _Checked:
     pxe: PxeFacts | None  # None: a PXE value of its was refused (the build fails)
 
 
-# what a node's name becomes in the tree (http/ks/, cloud/ and media/ hold one each)
-ARTIFACT_SUFFIXES = (".ks", ".user-data", ".network-config", "-cidata.iso", "-oemdrv.iso")
+def _suffixes(member: FleetNode, media: bool) -> tuple[str, ...]:
+    """What a node's name becomes in the tree (in http/ks/, cloud/ and media/)."""
+    return ((".ks", ".user-data") + ((".network-config",) if member.mac else ())
+            + (("-cidata.iso", "-oemdrv.iso") if media else ()))
 
 
-def _same_targets(checked: list[_Checked]) -> list[Problem]:
+def _same_targets(checked: list[_Checked], media: bool) -> list[Problem]:
     """Two nodes whose artifacts would have one name - the same host name in one folder from different clusters,
     a node profile named like a host of a cluster file beside it - or one node's artifact where another's
     folder is (a profile `site.yaml` beside a folder `site.ks/`). Within one cluster, the same host name twice
@@ -99,7 +101,7 @@ def _same_targets(checked: list[_Checked]) -> list[Problem]:
                    else "rename the profile or build it into another folder")
             problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
                                                               f"{_located(other)} of cluster {other.cluster}; {fix}"))
-        owner = next((folders[name + suffix] for suffix in ARTIFACT_SUFFIXES if name + suffix in folders), None)
+        owner = next((folders[name + suffix] for suffix in _suffixes(member, media) if name + suffix in folders), None)
         if owner:
             problems.append(member.doc.problem(("hostname",), f"its artifacts ({name}.ks, ...) would take the name "
                                                               f"of a folder that holds those of {_located(owner)}; "
@@ -260,7 +262,7 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     with secrets.one_reading(), new_tree(out_dir) as staging:  # a build that fails leaves nothing behind
         tree, manifest = _Tree(staging), _Manifest(staging)
         written = _write_nodes(tree, manifest, _Refs(found), options, jobs)
-        problems = _problems(found, written)
+        problems = _problems(found, written, media)
         pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in written.checked])
         problems += pxe_problems
         if not problems and written.clashes:  # each is one of the mistakes above; should one slip through:
@@ -295,9 +297,6 @@ class _Written:
     checked: list[_Checked] = field(default_factory=list)     # every node that passed its own checks
     failed: dict[int, list[Problem]] = field(default_factory=dict)  # the problems of the others, by position
     refused: list[Problem] = field(default_factory=list)      # of nodes in the fleet checks, not written (PXE)
-
-    def has_failed(self) -> bool:
-        return bool(self.failed or self.refused)
     clashes: list[tuple[FleetNode, str]] = field(default_factory=list)  # a node and a file another had written
     findings: _Findings = field(default_factory=_Findings)
 
@@ -310,11 +309,13 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
     node = partial(_node, tree, options)
     progress = Progress(len(refs), "nodes")
     outputs = parallel.ordered_imap(node, refs, _jobs_for(len(refs), jobs), progress.update)
+    if any(held.problems for held in refs.found):  # a file or row that makes no node: the build is refused
+        tree.mark_failed()
     with contextlib.closing(outputs), contextlib.closing(progress):  # (the children go with the first)
         for position, output in enumerate(outputs):
             if output == LEFT_TO_MAIN:  # its cluster's secrets are made here, in the main process, once
                 output = node(refs[position])
-            if output.problems and not written.has_failed():
+            if output.problems and not tree.has_failed():
                 tree.mark_failed()
             if output.checked is None:
                 written.failed[position] = output.problems
@@ -331,7 +332,7 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
     return written
 
 
-def _problems(found: list[BuildEntries], written: _Written) -> list[Problem]:
+def _problems(found: list[BuildEntries], written: _Written, media: bool) -> list[Problem]:
     """The problems of files and nodes in the order of the files, entries and rows; then those across them."""
     problems, position = [], 0
     for held in found:
@@ -340,7 +341,7 @@ def _problems(found: list[BuildEntries], written: _Written) -> list[Problem]:
         position += len(held)
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([item.member for item in written.checked], complete=not problems)
-    return problems + _same_targets(written.checked) + written.refused
+    return problems + _same_targets(written.checked, media) + written.refused
 
 
 class _Refs(Sequence):

@@ -82,7 +82,8 @@ def build_command(paths: list[Path], output: Path, secrets_dir: Path | None, med
     def stop(signum, _frame):  # as Ctrl-C does: the build's children and its half-written folder go first
         raise SystemExit(128 + signum)
 
-    stopping = (signal.SIGTERM, signal.SIGHUP)
+    # (a signal ignored when gen started - nohup, a background job - stays ignored)
+    stopping = [signum for signum in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(signum) != signal.SIG_IGN]
     previous = [signal.signal(signum, stop) for signum in stopping]
     try:
         report = build(paths, output, secrets_dir, media=media, gzip_it=gzip, base64_it=base64, jobs=jobs)

@@ -11,8 +11,6 @@ must not remove a home folder.
 """
 
 import contextlib
-import ctypes
-import errno
 import os
 import shutil
 import tempfile
@@ -20,11 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generator.errors import UsageError
-from generator.private import directory_problem
+from generator.private import RENAME_EXCHANGE, directory_problem, rename2
 
 MANIFEST = "manifest.json"
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
 
 
 def check_target(out_dir: Path) -> None:
@@ -46,11 +42,17 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
     """A fresh folder to write the build into; it becomes out_dir when the block ends without an error."""
     check_target(out_dir)
     parent = out_dir.absolute().parent
-    made = [folder for folder in (parent, *parent.parents) if not folder.exists()]  # ours to remove on failure
+    made: list[Path] = []  # the folders made here, newest last: a build that fails leaves none of them
     staging = None
     try:
-        for folder in reversed(made):  # 0755 whatever the umask's group bits: the check below refuses 0775
-            folder.mkdir(mode=0o755, exist_ok=True)
+        for folder in reversed([f for f in (parent, *parent.parents) if not f.exists()]):
+            try:
+                folder.mkdir(mode=0o755)  # 0755 whatever the umask's group bits: the check below refuses 0775
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise UsageError(f"{out_dir}: nothing written: cannot make {folder}: {exc.strerror}") from None
+            made.append(folder)
         # the new folder is renamed inside parent: others who could rearrange parent could swap it
         unsafe = directory_problem(parent)
         if unsafe:
@@ -61,7 +63,7 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        for folder in made:  # a build that fails leaves nothing, not even the folders made to hold it
+        for folder in reversed(made):
             try:
                 folder.rmdir()
             except OSError:
@@ -88,14 +90,4 @@ def _put_in_place(staging: Path, target: Path) -> None:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically; False where the C library or the file system cannot."""
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this file system or kernel cannot exchange
-        return False
-    raise OSError(error, os.strerror(error), str(b))
+    return rename2(a, b, RENAME_EXCHANGE)

@@ -160,8 +160,9 @@ def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], mas
         raise
     if pid == 0:  # the child: never returns
         try:
-            for signum in _RESET:
-                signal.signal(signum, signal.SIG_DFL)
+            for signum in _RESET:  # the default action, unless the signal was ignored (nohup: SIGHUP)
+                if signal.getsignal(signum) != signal.SIG_IGN:
+                    signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for fd in other_pipes + [read_end]:
                 os.close(fd)

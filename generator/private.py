@@ -45,28 +45,48 @@ def write_atomically(path: Path, payload: bytes, mode: int = 0o600) -> None:
 
 def create_exclusively(path: Path, payload: bytes, mode: int = 0o600) -> bool:
     """Write `payload` to `path` unless something is there already (False): through a fresh temporary file
-    linked to the name, so a reader sees the whole file or none - never one half-written. On a file system
-    without hard links, the file is created with O_EXCL and written in place."""
+    linked, or renamed without replacing (renameat2 RENAME_NOREPLACE, where there are no hard links), to the
+    name, so a reader sees the whole file or none - never one half-written."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
-        os.link(tmp, path)  # link(2) fails with EEXIST on any name there, a dangling link too
-        return True
+        try:
+            os.link(tmp, path)  # link(2) fails with EEXIST on any name there, a dangling link too
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):  # (link(2)'s "no hard links")
+                raise
+        if rename2(Path(tmp), path, RENAME_NOREPLACE):
+            return True
+        raise OSError(errno.EOPNOTSUPP, "neither hard links nor renameat2 here: no way to create it whole", str(path))
     except FileExistsError:
         return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP):  # (what link(2) says for "no links")
-            raise
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+_AT_FDCWD = -100
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2  # renameat2(2) flags
+
+
+def rename2(source: Path, target: Path, flags: int) -> bool:
+    """renameat2(2) with `flags`; False where the C library, the kernel or the file system cannot (then nothing
+    happened). RENAME_NOREPLACE onto an existing name raises FileExistsError."""
+    import ctypes  # (only here: most commands never rename this way)
+
     try:
-        with open_new(path, mode) as handle:
-            handle.write(payload)
-    except FileExistsError:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
         return False
-    return True
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this file system or kernel cannot
+        return False
+    raise OSError(error, os.strerror(error), str(target))  # (EEXIST: FileExistsError)
 
 
 def open_new(path: Path | str, mode: int) -> BinaryIO:

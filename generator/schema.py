@@ -195,6 +195,7 @@ def _inlined(schema: dict) -> dict:
     $ref."""
     defs = schema.get("$defs", {})
     done: dict[str, dict] = {}
+    _INLINED_DEFS.clear()
 
     def walk(node, inside: tuple):
         if isinstance(node, list):
@@ -202,7 +203,9 @@ def _inlined(schema: dict) -> dict:
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref", "")
-        name = ref.rsplit("/", 1)[-1] if ref.startswith("#/$defs/") else None
+        name = ref.removeprefix("#/$defs/") if ref.startswith("#/$defs/") else None
+        if name not in defs:  # (a pointer into a definition, or one with escapes: left to the validator)
+            name = None
         node = {key: walk(value, inside) for key, value in node.items() if key != "$ref" or name is None
                 or name in inside}
         if name is None or name in inside:

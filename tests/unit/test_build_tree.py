@@ -343,6 +343,21 @@ def test_a_node_whose_artifact_would_be_another_nodes_folder(write_profile, tmp_
     assert error.startswith(f"{tmp_path}/r1/site.yaml:") and "would take the name of a folder that holds those of w9" in error
 
 
+def test_a_folder_named_like_an_artifact_this_build_does_not_write(write_profile, tmp_path):
+    """master-cidata.iso/ is a name only --media would write: without it, both build."""
+    settings = (ROOT / "profiles/cluster.yaml").read_text()
+    write_profile("site/cluster.yaml", settings)
+    write_profile("site/master.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w1\n")
+    write_profile("site/master-cidata.iso/cluster.yaml", settings)
+    write_profile("site/master-cidata.iso/w.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w9\n")
+    result = gen_in_process("build", str(tmp_path / "site"), "-o", str(tmp_path / "out"), "--secrets-dir",
+                            str(tmp_path / "state"))
+    assert result.returncode == 0, result.stderr
+    result = gen_in_process("build", str(tmp_path / "site"), "-o", str(tmp_path / "out"), "--media", "--secrets-dir",
+                            str(tmp_path / "state"))
+    assert result.returncode == 2 and "would take the name of a folder" in result.stderr
+
+
 def test_a_progress_bar_only_on_a_terminal():
     import io
 

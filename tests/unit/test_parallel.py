@@ -6,6 +6,7 @@ Forking needs a process with one thread, which a pytest-xdist worker is not: the
 interpreter (`_fresh`), as `gen build` does."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -217,3 +218,19 @@ def test_a_terminated_build_leaves_nothing(tmp_path):
     _, stderr = build.communicate(timeout=60)
     assert build.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_a_build_started_with_sighup_ignored_ignores_it(tmp_path):
+    """nohup gen build ...: the terminal going away does not stop the build, in any of its processes."""
+    _inventory(tmp_path / "fleet", 90)
+    build = subprocess.Popen([sys.executable, "-m", "generator", "build", str(tmp_path / "fleet"), "-o",
+                              str(tmp_path / "out"), "--media", "-j", "2", "--secrets-dir", str(tmp_path / "state")],
+                             cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN), process_group=0)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.building-*/http/ks/*.ks")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(build.pid, signal.SIGHUP)  # to the build's children too
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 0, stderr
+    assert len(list((tmp_path / "out/http/ks").glob("*.ks"))) > 90

@@ -112,6 +112,18 @@ def test_a_secrets_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
     assert result.stderr.startswith(f"{tmp_path}/file/state: error: secrets: cannot make the cluster secrets folder: ")
 
 
+def test_without_hard_links_the_file_is_still_made_whole_and_once(tmp_path, monkeypatch):
+    from generator import private
+
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")  # what link(2) says on vfat and the like
+
+    monkeypatch.setattr(private.os, "link", no_links)
+    assert private.create_exclusively(tmp_path / "a", b"whole")
+    assert not private.create_exclusively(tmp_path / "a", b"other")
+    assert (tmp_path / "a").read_bytes() == b"whole" and sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
 def test_renewing_the_token_keeps_the_cas(tmp_path):
     made = secrets.load_or_create("c1", tmp_path)
     renewed = secrets.renew_token("c1", tmp_path)
