@@ -4,6 +4,8 @@ A default that depends on a sibling key is written as JSON Schema `if`/`then`/`e
 (users.root.locked: false once a password_hash is given), and read the same way.
 """
 
+from functools import cache
+
 import jsonschema
 
 from generator.schema import profile_schema
@@ -16,6 +18,7 @@ def _resolve_ref(node: dict) -> dict:
     return node
 
 
+@cache  # the schema never changes in a process (profile_schema is cached too)
 def _object_schema(where: tuple[str, ...]) -> dict:
     """The schema of the object at `where` (property names; arrays are stepped through to their items)."""
     node = profile_schema()

@@ -19,10 +19,10 @@ def erased_disks(node: Node) -> str:
 
 
 def heredoc_delimiter(files: list[NodeFile]) -> str:
-    """A heredoc end marker that no embedded file contains as a line."""
-    lines = {line for f in files for line in f.content.splitlines()}
+    """A heredoc end marker that no embedded file contains as a line (a file is split into lines only when it
+    holds the marker at all: a node's files are a few thousand lines)."""
     delimiter, n = DELIMITER, 0
-    while delimiter in lines:
+    while any(delimiter in f.content and delimiter in f.content.splitlines() for f in files):
         n += 1
         delimiter = f"{DELIMITER}_{n}"
     return delimiter

@@ -11,6 +11,9 @@ then a function of those values alone: the other names it may use are module con
 their arguments (`configs`) and pure filters, which is what render.py gives the environment.
 """
 
+import operator
+from collections.abc import Callable
+
 import jinja2
 from jinja2 import nodes
 
@@ -50,12 +53,6 @@ def node_reads(env: jinja2.Environment, name: str) -> tuple[tuple[str, ...], ...
     return tuple(sorted(reads))
 
 
-def _value(node, path: tuple[str, ...]):
-    for attr in path:
-        node = getattr(node, attr)
-    return node
-
-
 class NodeTemplate:
     """A template of `env` rendered with node=... (and other values), its output (stripped, if asked) kept for the
     last RECENT distinct inputs. What it reads is worked out at its second render: a command that renders one node
@@ -64,6 +61,7 @@ class NodeTemplate:
     def __init__(self, env: jinja2.Environment, name: str, strip: bool = False):
         self.env, self.name, self.strip = env, name, strip
         self.reads: tuple[tuple[str, ...], ...] | None = None
+        self.values: Callable | None = None  # node -> the tuple of the values it reads (one C call)
         self.template: jinja2.Template | None = None  # looked up at the first render, then kept
         self.recent = Recent(RECENT)
 
@@ -80,19 +78,26 @@ class NodeTemplate:
             if first:
                 return fresh()
             self.reads = node_reads(self.env, self.name)
+            self.values = _getter(self.reads)
         try:
-            key = tuple(_key(_value(node, path)) for path in self.reads) + tuple(sorted(context.items()))
+            values = self.values(node)
+            # by type and value: 1 == True and 0.0 == -0.0, but a template writes each differently. The parts
+            # read whole are small tuples and frozen dataclasses of text, whose strings keep their hashes.
+            kinds = tuple(map(type, values))
+            if float in kinds:
+                return fresh()  # (a node holds none: the schema has no floats)
+            key = (values, kinds, tuple(sorted(context.items())))
             hash(key)
         except (AttributeError, TypeError):  # a value it cannot key on: rendered as it is, as if not kept
             return fresh()
         return self.recent.get(key, fresh)
 
 
-def _key(value):
-    """A value a template reads, as part of the cache key: by its type and value (1 == True, but a template
-    writes them differently). The parts templates read whole are small tuples and frozen dataclasses of text,
-    whose strings keep their hashes, so keying them by value costs little more than by identity would."""
-    kind = type(value)
-    if kind is float:
-        return kind, repr(value)  # -0.0 == 0.0, written differently
-    return kind, value  # something mutable cannot be hashed: rendered as it is, not kept
+def _getter(reads: tuple[tuple[str, ...], ...]) -> Callable:
+    """node -> (the value at each path of `reads`,)"""
+    if reads == WHOLE_NODE:
+        return lambda node: (node,)
+    if len(reads) == 1:
+        one = operator.attrgetter(".".join(reads[0]))
+        return lambda node: (one(node),)
+    return operator.attrgetter(*(".".join(path) for path in reads)) if reads else lambda node: ()

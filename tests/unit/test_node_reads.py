@@ -49,6 +49,8 @@ def test_a_value_read_is_never_confused_with_another():
     assert template.render(_Node("c", "worker", 0)) == "worker:0"  # 0 == False, written differently
     assert template.render(_Node("d", "worker")) == "worker:False"
     assert len(template.recent.entries) == 3  # host names are not read: d shared a's entry
+    assert template.render(_Node("e", "worker", 0.0)) == "worker:0.0"  # 0.0 == 0 == -0.0: floats are not kept
+    assert template.render(_Node("f", "worker", -0.0)) == "worker:-0.0"
 
 
 def test_unhashable_values_are_rendered_each_time():

@@ -64,3 +64,15 @@ def test_node_files_are_absolute_unique_and_keep_secrets_private(profile):
 def test_rendering_is_deterministic():
     node = node_from_profile(ROOT / "profiles/ha/cp1.yaml")
     assert render.node_files(node) == render.node_files(node_from_profile(ROOT / "profiles/ha/cp1.yaml"))
+
+
+def test_the_heredoc_marker_is_no_line_of_any_embedded_file():
+    from generator.kickstart import DELIMITER, heredoc_delimiter
+    from generator.render import NodeFile
+
+    def files(*contents):
+        return [NodeFile(f"/f{i}", text) for i, text in enumerate(contents)]
+
+    assert heredoc_delimiter(files("a\n", f"say {DELIMITER} here\n")) == DELIMITER  # inside a line: harmless
+    assert heredoc_delimiter(files("a\n", f"x\n{DELIMITER}\n")) == f"{DELIMITER}_1"
+    assert heredoc_delimiter(files(f"{DELIMITER}\n", f"{DELIMITER}_1\r\n")) == f"{DELIMITER}_2"
