@@ -7,6 +7,7 @@ import posixpath
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import jinja2
 
@@ -76,8 +77,7 @@ SHELL.globals["configs"] = configs  # config commands built as data (argv lists)
 TEXT = _environment(shell=False)
 
 
-@dataclass(frozen=True)
-class RenderedStep:
+class RenderedStep(NamedTuple):  # (a tuple: the script's cache key holds all of them, hashed and compared in C)
     name: str
     phase: str
     body: str
