@@ -77,7 +77,10 @@ def _frozen(data, containers: set[int]):
             raise ValueError("shared")  # PyYAML writes an anchor and an alias for it: dump the whole
         containers.add(id(data))
         if kind is dict:
-            return dict, tuple([(_frozen(k, containers), _frozen(v, containers)) for k, v in data.items()])
+            items = tuple(data.items())
+            if all(type(k) is str and type(v) is str for k, v in items):  # text only: each stands for itself
+                return dict, items
+            return dict, tuple([(_frozen(k, containers), _frozen(v, containers)) for k, v in items])
     if kind is list or kind is tuple:
         return kind, tuple([_frozen(v, containers) for v in data])
     if isinstance(data, (dict, list, tuple)):  # a subclass: its own type in the key, its items as above
