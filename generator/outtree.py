@@ -13,6 +13,7 @@ must not remove a home folder.
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from generator.errors import UsageError
 from generator.private import RENAME_EXCHANGE, directory_problem, rename2
 
 MANIFEST = "manifest.json"
+_ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the signals that end a build
 
 
 def check_target(out_dir: Path) -> None:
@@ -57,9 +59,17 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
         unsafe = directory_problem(parent)
         if unsafe:
             raise UsageError(f"{out_dir}: nothing written: {unsafe}")
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.building-"))
+        try:
+            staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.building-"))
+        except OSError as exc:
+            raise UsageError(f"{out_dir}: nothing written: cannot make a folder in {parent}: {exc.strerror}") from None
         yield staging
-        _put_in_place(staging, out_dir.absolute())
+        # Ctrl-C or SIGTERM now would leave the old tree aside or half removed: they wait until it is done
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)
+        try:
+            _put_in_place(staging, out_dir.absolute())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

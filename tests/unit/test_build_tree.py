@@ -12,6 +12,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -401,6 +402,34 @@ def test_the_new_tree_replaces_the_previous_one(tmp_path, monkeypatch, exchange)
         assert (target / "old.ks").exists()  # the previous build stays whole until the new one is complete
     assert sorted(p.name for p in target.iterdir()) == ["new.ks"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_an_interrupt_while_the_tree_is_swapped_in_waits_for_it(tmp_path):
+    """Ctrl-C while the previous build is being removed: the new tree is whole in place and nothing is left
+    aside (in a fresh interpreter: the signal goes to its main thread)."""
+    script = f"""
+import json, os, shutil, signal, sys
+from pathlib import Path
+from generator import outtree
+from generator.build import build
+out, state = Path({str(tmp_path / "out")!r}), Path({str(tmp_path / "state")!r})
+build([Path("profiles/master.yaml")], out, state)
+real = shutil.rmtree
+def interrupted(path, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)  # in the middle of putting the new tree in place
+    real(path, *args, **kwargs)
+outtree.shutil.rmtree = interrupted
+try:
+    build([Path("profiles/worker.yaml")], out, state)
+    said = "not interrupted"
+except KeyboardInterrupt:
+    said = "interrupted"
+print(json.dumps([said, sorted(p.name for p in out.parent.iterdir()), sorted(p.name for p in (out / "http/ks").iterdir())]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    said, beside, kickstarts = json.loads(result.stdout.splitlines()[-1])
+    assert said == "interrupted" and beside == ["out", "state"] and kickstarts == ["worker.ks"]
 
 
 def test_a_link_as_the_target_is_refused(tmp_path):
