@@ -37,7 +37,7 @@ from pathlib import Path
 from generator import bootmedia, parallel, secrets, userdata
 from generator.cloudinit import instance_files, render_user_data
 from generator.errors import Problem, ProfileError, UsageError
-from generator.fleet import FleetNode, fleet_problems
+from generator.fleet import FleetNode, fleet_problems, where
 from generator.inventory import BuildEntries, build_entries
 from generator.kickstart import render_kickstart
 from generator.model import Node
@@ -47,7 +47,8 @@ from generator.private import open_new, write_new
 from generator.progress import Progress
 from generator.render import node_files
 from generator.resolve import makes_secrets, resolve
-from generator.serve import PxeFacts, kickstart_path, machine_files_of, plan_pxe, pxe_facts
+from generator.pxe import BootEntry, machine_files
+from generator.serve import PxeFacts, kickstart_path, plan_pxe, pxe_facts
 
 MANIFEST_FORMAT = 1
 # below this many nodes a build stays in one process: forking and gathering would cost more than it saves
@@ -75,10 +76,16 @@ class _Checked:
     pxe: PxeFacts | None  # None: a PXE value of its was refused (the build fails)
 
 
-def _suffixes(member: FleetNode, media: bool) -> tuple[str, ...]:
-    """What a node's name becomes in the tree (in http/ks/, cloud/ and media/)."""
-    return ((".ks", ".user-data") + ((".network-config",) if member.mac else ())
-            + (("-cidata.iso", "-oemdrv.iso") if media else ()))
+def _artifacts(name: str, mac: bool, media: bool) -> dict[str, str]:
+    """Where a node's files go in the tree, by kind: the one place the layout of http/, cloud/ and media/ is
+    spelled (serve.kickstart_path also gives the Kickstart's URL). mac: the node has network.mac."""
+    paths = {"kickstart": kickstart_path(name), "user-data": f"cloud/{name}.user-data"}
+    if mac:
+        paths["network-config"] = f"cloud/{name}.network-config"
+    if media:
+        paths["cidata"] = f"media/{name}-cidata.iso"
+        paths["oemdrv"] = f"media/{name}-oemdrv.iso"
+    return paths
 
 
 def _same_targets(checked: list[_Checked], media: bool) -> list[Problem]:
@@ -86,14 +93,16 @@ def _same_targets(checked: list[_Checked], media: bool) -> list[Problem]:
     a node profile named like a host of a cluster file beside it - or one node's artifact where another's
     folder is (a profile `site.yaml` beside a folder `site.ks/`). Within one cluster, the same host name twice
     is reported by fleet_problems."""
-    folders: dict[str, FleetNode] = {}  # every folder a node's name puts its artifacts in -> the first such node
-    for item in checked:
-        parts = item.name.split("/")
-        for depth in range(1, len(parts)):
-            folders.setdefault("/".join(parts[:depth]), item.member)
+    paths = [list(_artifacts(item.name, bool(item.member.mac), media).values()) for item in checked]
+    folders: dict[str, FleetNode] = {}  # every folder an artifact is in -> the first node with one there
+    for item, own in zip(checked, paths):
+        for path in own:
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                folders.setdefault("/".join(parts[:depth]), item.member)
     seen: dict[str, FleetNode] = {}
     problems = []
-    for item in checked:
+    for item, own in zip(checked, paths):
         member, name = item.member, item.name
         other = seen.setdefault(name, member)
         if other is not member and (other.cluster != member.cluster or other.hostname != member.hostname):
@@ -101,7 +110,7 @@ def _same_targets(checked: list[_Checked], media: bool) -> list[Problem]:
                    else "rename the profile or build it into another folder")
             problems.append(member.doc.problem(("hostname",), f"its artifacts would be {name}.* like those of "
                                                               f"{_located(other)} of cluster {other.cluster}; {fix}"))
-        owner = next((folders[name + suffix] for suffix in _suffixes(member, media) if name + suffix in folders), None)
+        owner = next((folders[path] for path in own if path in folders), None)
         if owner:
             problems.append(member.doc.problem(("hostname",), f"its artifacts ({name}.ks, ...) would take the name "
                                                               f"of a folder that holds those of {_located(owner)}; "
@@ -110,8 +119,7 @@ def _same_targets(checked: list[_Checked], media: bool) -> list[Problem]:
 
 
 def _located(member: FleetNode) -> str:
-    file, line = member.doc.locate(("hostname",))
-    return f"{member.hostname} ({file}:{line})"
+    return f"{member.hostname} ({where(member.doc, 'hostname')})"
 
 
 @dataclass
@@ -231,13 +239,13 @@ class _Findings:
         for limit, sizes in self.oversize.items():
             size, name = max(sizes)
             in_all = f" ({len(sizes)} nodes' user-data are; this is the largest)" if len(sizes) > 1 else ""
-            found.append(Problem(str(out_dir / f"cloud/{name}.user-data"), 0, "user-data",
+            found.append(Problem(str(out_dir / _artifacts(name, False, False)["user-data"]), 0, "user-data",
                                  f"{size} bytes, above the {limit.limit}-byte {limit.cloud} {limit.what} limit{in_all}",
                                  severity="warning", hint="" if gzip_it else "build with --gzip (cloud-init reads it)"))
         for message, where in self.oemdrv.items():
             name, line = where[0]
             others = f" (also in {len(where) - 1} other node(s)' Kickstarts)" if len(where) > 1 else ""
-            found.append(Problem(str(out_dir / kickstart_path(name)), line, "OEMDRV image",
+            found.append(Problem(str(out_dir / _artifacts(name, False, False)["kickstart"]), line, "OEMDRV image",
                                  message + others, severity="warning"))
         return found
 
@@ -258,11 +266,11 @@ def build(paths: list[Path], out_dir: Path, secrets_dir: Path | None = None, *, 
     PARALLEL_FROM."""
     check_target(out_dir)  # before any work: a folder we would not replace is refused at once
     options = _Options(media, _media_timestamp() if media else 0, gzip_it, base64_it, secrets_dir, os.getpid())
-    found = _files(paths)
+    refs = _Refs(_files(paths))
     with secrets.one_reading(), new_tree(out_dir) as staging:  # a build that fails leaves nothing behind
         tree, manifest = _Tree(staging), _Manifest(staging)
-        written = _write_nodes(tree, manifest, _Refs(found), options, jobs)
-        problems = _problems(found, written, media)
+        written = _write_nodes(tree, manifest, refs, options, jobs)
+        problems = _problems(refs, written, media)
         pxe, pxe_problems = plan_pxe([(item.member, item.name, item.pxe) for item in written.checked])
         problems += pxe_problems
         if not problems and written.clashes:  # each is one of the mistakes above; should one slip through:
@@ -332,13 +340,12 @@ def _write_nodes(tree: _Tree, manifest: _Manifest, refs: "_Refs", options: _Opti
     return written
 
 
-def _problems(found: list[BuildEntries], written: _Written, media: bool) -> list[Problem]:
+def _problems(refs: "_Refs", written: _Written, media: bool) -> list[Problem]:
     """The problems of files and nodes in the order of the files, entries and rows; then those across them."""
-    problems, position = [], 0
-    for held in found:
+    problems = []
+    for held, start, end in zip(refs.found, refs.starts, refs.starts[1:]):
         problems += held.problems
-        problems += [p for index in range(position, position + len(held)) for p in written.failed.get(index, ())]
-        position += len(held)
+        problems += [p for position in range(start, end) for p in written.failed.get(position, ())]
     # across the sound nodes too, so every problem shows at once; what needs them all waits for them all
     problems += fleet_problems([item.member for item in written.checked], complete=not problems)
     return problems + _same_targets(written.checked, media) + written.refused
@@ -382,8 +389,7 @@ LEFT_TO_MAIN = "left to the main process"
 def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | str:
     """One node checked, resolved and written into the staging folder - or its problems (or LEFT_TO_MAIN)."""
     held, index = ref
-    entry, problems = held.entry(index)
-    problems += held.problems_of(entry)
+    entry, problems = held.checked(index)
     if problems:
         return _NodeOutput(problems)
     if os.getpid() != options.main_pid and makes_secrets(entry.doc, options.secrets_dir):
@@ -392,13 +398,13 @@ def _node(tree: _Tree, options: _Options, ref: tuple) -> _NodeOutput | str:
         node = resolve(entry.doc, options.secrets_dir)
     except ProfileError as exc:  # e.g. a secrets file it refuses: reported with the other problems
         return _NodeOutput(exc.problems)
-    pxe, problems = pxe_facts(entry.doc, node, entry.name)
+    pxe, boot, problems = pxe_facts(entry.doc, node, entry.name)
     checked = _Checked(FleetNode.of(entry.doc, node, source=_no_document), entry.name, None if problems else pxe)
     if problems or tree.has_failed():  # it still takes part in the checks across the fleet
         return _NodeOutput(problems, checked)
     del entry  # (the profile is let go before rendering)
     try:
-        return _write_node(tree, node, checked, options)
+        return _write_node(tree, node, checked, boot, options)
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:  # another node's file or folder:
         return _NodeOutput([], checked, clash=os.path.relpath(exc.filename, tree.root))  # _same_targets says whose
 
@@ -429,8 +435,10 @@ def _media_timestamp() -> int:
         raise UsageError(str(exc)) from None
 
 
-def _write_node(tree: _Tree, node: Node, checked: _Checked, options: _Options) -> _NodeOutput:
+def _write_node(tree: _Tree, node: Node, checked: _Checked, boot: BootEntry | None, options: _Options) -> _NodeOutput:
+    """The node's files written; boot: its checked PXE entry, if it gets PXE files."""
     name = checked.name
+    paths = _artifacts(name, bool(node.network.mac), options.media)
     files: list[dict] = []
     record = {"name": name, "hostname": node.hostname, "cluster": node.cluster, "role": node.role}
     if node.network.mac:
@@ -441,33 +449,33 @@ def _write_node(tree: _Tree, node: Node, checked: _Checked, options: _Options) -
 
     rendered = node_files(node)  # once for both carriers
     kickstart = render_kickstart(node, rendered)
-    tree.put(files, kickstart_path(name), kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV "
-                                                     "image", secret=True)
+    tree.put(files, paths["kickstart"], kickstart, "Kickstart: served for inst.ks=, or ks.cfg of the OEMDRV image",
+             secret=True)
     user_data = render_user_data(node, instance_files(node, rendered))  # the files the Kickstart embeds
     delivered = userdata.encode(user_data, gzip_it=gzip_it)  # what the instance receives
     output.oversize += [(limit, len(delivered)) for limit in userdata.exceeded(len(delivered))]
     encodings = ", gzip" * gzip_it + ", base64" * base64_it
     # base64 last, as `gen cloud-init --gzip --base64` does: it is only the API's transport
     payload = userdata.encode(user_data, gzip_it=gzip_it, base64_it=True) if base64_it else delivered
-    tree.put(files, f"cloud/{name}.user-data", payload,
-             f"cloud-init user-data for a cloud (#cloud-config{encodings})", secret=True)
-    network_config = render_network_config(node)
+    tree.put(files, paths["user-data"], payload, f"cloud-init user-data for a cloud (#cloud-config{encodings})",
+             secret=True)
+    network_config = render_network_config(node)  # (None without a MAC)
     if network_config is not None:
-        tree.put(files, f"cloud/{name}.network-config", network_config,
-                 "cloud-init network-config v2, matching the MAC", secret=False)
+        tree.put(files, paths["network-config"], network_config, "cloud-init network-config v2, matching the MAC",
+                 secret=False)
     if options.media:
         timestamp = options.timestamp
         meta = bootmedia.meta_data(node.hostname, f"iid-k8s-firstboot-{node.hostname}")
         seed = bootmedia.cidata_iso(user_data.encode(), meta.encode(),
                                     network_config.encode() if network_config is not None else None,
                                     timestamp=timestamp)
-        tree.put(files, f"media/{name}-cidata.iso", seed,
+        tree.put(files, paths["cidata"], seed,
                  "NoCloud seed ISO (volume cidata): user-data, meta-data, network-config", secret=True)
-        tree.put(files, f"media/{name}-oemdrv.iso", bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
+        tree.put(files, paths["oemdrv"], bootmedia.oemdrv_iso(kickstart.encode(), timestamp=timestamp),
                  "Anaconda OEMDRV ISO with ks.cfg, read when the installer has no inst.ks=", secret=True)
         output.oemdrv += bootmedia.oemdrv_disk_warnings(kickstart)
-    if not checked.pxe.missing:  # its PXE files, named by its MAC
-        for path, text in sorted(machine_files_of(node, name).items()):
+    if boot is not None:  # its PXE files, named by its MAC
+        for path, text in sorted(machine_files(boot).items()):
             tree.put(files, path, text, _pxe_purpose(path), secret=False)
     return output
 

@@ -51,7 +51,8 @@ def _ip(value) -> ipaddress.IPv4Address | None:
         return None
 
 
-def _where(doc: Document, *path) -> str:
+def where(doc: Document, *path) -> str:
+    """The file:line of a key path (or its nearest located ancestor), for a message that points at a value."""
     file, line = doc.locate(path)
     return f"{file}:{line}" if line else file
 
@@ -90,12 +91,12 @@ def node_problems(doc: Document) -> list[Problem]:
     if interface and vip:
         if vip == interface.ip:
             problems.append(doc.problem(("cluster", "virtual_ip", "address"),
-                                        f"{vip} is this node's own address ({_where(doc, 'network', 'address')}); "
+                                        f"{vip} is this node's own address ({where(doc, 'network', 'address')}); "
                                         f"the virtual IP must be a free address of the control planes' network"))
         elif role in CONTROL_PLANE_ROLES and vip not in interface.network:
             problems.append(doc.problem(("cluster", "virtual_ip", "address"), (
                 f"{vip} lies outside this control plane's network {interface.network} "
-                f"({_where(doc, 'network', 'address')}); keepalived can hold only an address of that network")))
+                f"({where(doc, 'network', 'address')}); keepalived can hold only an address of that network")))
     gateway = _ip(_get(data, "network", "gateway"))
     if interface and gateway and gateway not in interface.network:
         problems.append(doc.problem(("network", "gateway"), f"{gateway} lies outside the node's network "
@@ -108,7 +109,7 @@ def node_problems(doc: Document) -> list[Problem]:
                 continue
             if interface.network.overlaps(network) and interface.ip not in network:  # rules.py reports the other case
                 problems.append(doc.problem(("kubernetes", key), (
-                    f"{network} overlaps the node network {interface.network} ({_where(doc, 'network', 'address')}); "
+                    f"{network} overlaps the node network {interface.network} ({where(doc, 'network', 'address')}); "
                     f"pod and service ranges must be apart from the nodes' addresses")))
     for i, entry in enumerate(data.get("hosts") or []):
         ip = _ip(entry.get("ip")) if isinstance(entry, dict) else None
@@ -117,7 +118,7 @@ def node_problems(doc: Document) -> list[Problem]:
                                                            if isinstance(n, str)):
             problems.append(doc.problem(("hosts", i, "ip"), (
                 f"{ip} is given for {hostname}, but this node's address is {interface.ip} "
-                f"({_where(doc, 'network', 'address')})")))
+                f"({where(doc, 'network', 'address')})")))
     return problems
 
 
@@ -161,7 +162,7 @@ class FleetNode:
 
 
 def _label(member: FleetNode) -> str:
-    return f"{member.hostname} ({member.role}, {_where(member.doc, 'hostname')})"
+    return f"{member.hostname} ({member.role}, {where(member.doc, 'hostname')})"
 
 
 def _duplicates(members: list[FleetNode], value, path: tuple, what: str) -> list[Problem]:
@@ -175,7 +176,7 @@ def _duplicates(members: list[FleetNode], value, path: tuple, what: str) -> list
         if key in first_with:
             other = first_with[key]
             problems.append(member.doc.problem(path, f"{what} {key} is also {other.hostname}'s "
-                                                     f"({other.role}, {_where(other.doc, 'hostname')}); "
+                                                     f"({other.role}, {where(other.doc, 'hostname')}); "
                                                      f"every node needs its own"))
         else:
             first_with[key] = member
@@ -193,7 +194,7 @@ def _first_control_plane(members: list[FleetNode], control_planes: list[FleetNod
             continue
         worker = next((m for m in members if m.hostname == first), None)
         if worker:
-            message = f"names {first}, a worker ({_where(worker.doc, 'hostname')}); name the control plane that runs kubeadm init"
+            message = f"names {first}, a worker ({where(worker.doc, 'hostname')}); name the control plane that runs kubeadm init"
         else:
             close = difflib.get_close_matches(first, names, n=1) or [n for n in names if same_host(n, first)]
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -246,7 +247,7 @@ def _hosts_entries(members: list[FleetNode]) -> list[Problem]:
             for other in contradicted[entry]:
                 problems.append(member.doc.problem(("hosts", i, "ip"), (
                     f"{entry.ip} is given for {other.hostname}, whose address is {other.address} "
-                    f"({_where(other.doc, 'network', 'address')})")))
+                    f"({where(other.doc, 'network', 'address')})")))
     return problems
 
 
@@ -257,7 +258,7 @@ def _virtual_ip(members: list[FleetNode]) -> list[Problem]:
         if member.address in vips:
             owner = vips[member.address]
             problems.append(member.doc.problem(("network", "address"), (
-                f"{member.address} is the cluster's virtual IP ({_where(owner.doc, 'cluster', 'virtual_ip', 'address')}); "
+                f"{member.address} is the cluster's virtual IP ({where(owner.doc, 'cluster', 'virtual_ip', 'address')}); "
                 f"keepalived would take it from this node")))
     return problems
 
@@ -268,7 +269,7 @@ def _endpoint_workers(members: list[FleetNode]) -> list[Problem]:
     for member in members:
         if not member.is_control_plane and member.address and member.address == member.endpoint_host:
             problems.append(member.doc.problem(("network", "address"), (
-                f"{member.address} is the control plane endpoint ({_where(member.doc, 'kubernetes', 'control_plane_endpoint')}); "
+                f"{member.address} is the control plane endpoint ({where(member.doc, 'kubernetes', 'control_plane_endpoint')}); "
                 f"a worker there takes the API's address")))
     return problems
 

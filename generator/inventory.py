@@ -224,7 +224,8 @@ def listed_node(doc: Document, hostname: str | None) -> Document:
 
 class BuildEntries:
     """The node profiles one file of a build holds, not yet checked when they are listed nodes; each is made
-    when asked for (entry(i)), so a build can check them, let them go and make them again to render them.
+    when asked for (checked(i), entry(i)), so a build holds no list of documents and can make one again when
+    a problem must point into it.
 
     checked_with: the cluster file's data that listed nodes are checked against (profile_problems(doc,
     checked=...)), or None when the entries passed their checks already (a node profile)."""
@@ -241,18 +242,20 @@ class BuildEntries:
         return len(self._listed) if self._listed is not None else int(self._profile is not None)
 
     def entry(self, index: int) -> tuple[NodeDocument, list[Problem]]:
-        """Entry `index` and the problems found while making it (see problems_of for the rest)."""
+        """Entry `index` and the problems found while making it (checked() adds the rest)."""
         if self._listed is None:
             return NodeDocument(self._profile, self.relative.with_suffix("").as_posix()), []
         doc, problems = self._listed.document(index)
         hostname = doc.data.get("hostname")  # (a listed node without one fails its checks)
         return NodeDocument(doc, self._folder + (hostname if isinstance(hostname, str) else "-")), problems
 
-    def problems_of(self, entry: NodeDocument) -> list[Problem]:
-        """The schema and rule problems of one entry (none left for a node profile, checked as it was loaded)."""
-        if self.checked_with is None:
-            return []
-        return profile_problems(entry.doc, checked=self.checked_with)  # inherited values passed with the file
+    def checked(self, index: int) -> tuple[NodeDocument, list[Problem]]:
+        """Entry `index` and all its problems: those of its entry, then of the schema and the rules (none left
+        for a node profile, checked as it was loaded)."""
+        entry, problems = self.entry(index)
+        if self.checked_with is not None:  # inherited values passed with the file
+            problems += profile_problems(entry.doc, checked=self.checked_with)
+        return entry, problems
 
 
 def build_entries(path: Path, relative: Path) -> BuildEntries:
@@ -280,8 +283,7 @@ def build_documents(path: Path, relative: Path) -> tuple[list[NodeDocument], lis
     found = build_entries(path, relative)
     checked, problems = [], list(found.problems)
     for index in range(len(found)):
-        entry, failed = found.entry(index)
-        failed += found.problems_of(entry)
+        entry, failed = found.checked(index)
         problems += failed
         if not failed:
             checked.append(entry)

@@ -9,6 +9,7 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -89,17 +90,10 @@ def source_line(text: str, line: int) -> str:
     return shown if shown.isprintable() and not _SECRET_LINE.search(shown) else ""
 
 
-_LINES: dict[int, tuple[str, list[str]]] = {}  # by id(text), the text kept with its lines: a few files at a time
-
-
+@lru_cache(maxsize=4)  # a few files at a time (a str keeps its hash; a hit compares it by identity first)
 def _lines(text: str) -> list[str]:
     """text.splitlines(), split once for the many problems one file may have (a CSV of thousands of rows)."""
-    kept = _LINES.get(id(text))
-    if kept is None or kept[0] is not text:
-        if len(_LINES) >= 4:
-            _LINES.clear()
-        kept = _LINES[id(text)] = (text, text.splitlines())
-    return kept[1]
+    return text.splitlines()
 
 
 def value_column(line: str, key: str | None) -> int:

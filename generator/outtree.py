@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generator.errors import UsageError
+from generator.parallel import ENDING_SIGNALS
 from generator.private import RENAME_EXCHANGE, directory_problem, rename2
 
 MANIFEST = "manifest.json"
-_ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the signals that end a build
 
 
 def check_target(out_dir: Path) -> None:
@@ -65,7 +65,7 @@ def new_tree(out_dir: Path) -> Iterator[Path]:
             raise UsageError(f"{out_dir}: nothing written: cannot make a folder in {parent}: {exc.strerror}") from None
         yield staging
         # Ctrl-C or SIGTERM now would leave the old tree aside or half removed: they wait until it is done
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
         try:
             _put_in_place(staging, out_dir.absolute())
         finally:

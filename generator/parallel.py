@@ -25,7 +25,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 
-_RESET = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what stops a build
 
 
 class ChildFailed(RuntimeError):
@@ -73,7 +73,7 @@ def ordered_imap(function: Callable, items: Sequence, jobs: int,
         for share in range(1, jobs):
             # the signals that end a build blocked from the fork until the child is in the list, which the
             # cleanup below goes through, and until the child has its default actions (never the parent's)
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET)
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
             try:
                 children.append(_fork_child(function, items[share::jobs], [c.pipe.fileno() for c in children],
                                             previous))
@@ -88,7 +88,7 @@ def ordered_imap(function: Callable, items: Sequence, jobs: int,
             children[0].finish()
             children.pop(0)
     except BaseException:  # (GeneratorExit too: the caller stopped early) the children go, then this goes on
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET)  # a second Ctrl-C: clean up first
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)  # a second Ctrl-C: clean up first
         try:
             for child in children:
                 child.kill()
@@ -150,7 +150,7 @@ class _Child:
 
 
 def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], mask: set) -> _Child:
-    """A child running `function` over `share`; called with _RESET blocked, `mask` the signal mask to restore."""
+    """A child running `function` over `share`; called with ENDING_SIGNALS blocked, `mask` the signal mask to restore."""
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -160,7 +160,7 @@ def _fork_child(function: Callable, share: Sequence, other_pipes: list[int], mas
         raise
     if pid == 0:  # the child: never returns
         try:
-            for signum in _RESET:  # the default action, unless the signal was ignored (nohup: SIGHUP)
+            for signum in ENDING_SIGNALS:  # the default action, unless the signal was ignored (nohup: SIGHUP)
                 if signal.getsignal(signum) != signal.SIG_IGN:
                     signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -7,12 +7,13 @@ from generator.cloudinit import cloud_instance
 from generator.errors import Problem
 from generator.kickstart import erased_disks
 from generator.model import Node
-from generator.plan import plan
+from generator.plan import BOOT, PREPARE, plan
 from generator.secrets import missing_note
 
 _DEFAULT_ADDRESS = "the default route's address at boot"
-_WHERE = {"prepare": "in the installer's %post / cloud-init runcmd",
-          "boot": "on first boot (k8s-firstboot.service / cloud-init runcmd)"}
+# both carriers run prepare themselves and leave boot to the unit (cloud-init's runcmd only starts it)
+_WHERE = {PREPARE: "in the installer's %post / cloud-init runcmd",
+          BOOT: "on first boot (k8s-firstboot.service, started by the Kickstart's reboot or by cloud-init's runcmd)"}
 
 
 def plan_text(node: Node) -> str:

@@ -309,7 +309,7 @@ def makes_secrets(doc: Document, secrets_dir: Path | None = None) -> bool:
     """Whether resolving this checked profile would create its cluster's secrets file (a build resolves such a
     node in its main process, so that processes it forks only ever read the file)."""
     cl = _section(doc, "cluster")
-    return not cl.get("join") and not secrets.secrets_path(pick(cl, "name", "cluster"), secrets_dir).exists()
+    return not cl.get("join") and not secrets.exist(pick(cl, "name", "cluster"), secrets_dir)
 
 
 def resolve(doc: Document, secrets_dir: Path | None = None, create_secrets: bool = True) -> Node:

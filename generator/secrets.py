@@ -265,20 +265,24 @@ def _load_or_create(cluster: str, path: Path) -> ClusterSecrets:
     return fresh
 
 
+def exist(cluster: str, directory: Path | None = None) -> bool:
+    """Whether the cluster has a secrets file (or anything at its name, which reading it will judge)."""
+    return os.path.lexists(secrets_path(cluster, directory))
+
+
 def load_or_throwaway(cluster: str, directory: Path | None = None) -> ClusterSecrets:
     """The cluster's secrets if they exist, else fresh ones that are not kept (for checks that write nothing)."""
-    path = secrets_path(cluster, directory)
-    if not os.path.lexists(path):
+    if not exist(cluster, directory):
         return generate()
-    return load(path)
+    return load(secrets_path(cluster, directory))
 
 
 def missing_note(cluster: str, directory: Path | None = None, joins_by_profile: bool = False) -> str:
     """What a check that makes nothing says when the cluster has no secrets yet ("" when it has, or when the
     node joins with cluster.join from its profile and needs none)."""
-    path = secrets_path(cluster, directory)
-    if joins_by_profile or os.path.lexists(path):
+    if joins_by_profile or exist(cluster, directory):
         return ""
+    path = secrets_path(cluster, directory)
     return (f"cluster {cluster} has no secrets yet ({path}); nothing was made: the first `gen ks`, "
             f"`gen cloud-init` or `gen build` makes them")
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 from generator import ipv4
 from generator.errors import Problem
-from generator.fleet import FleetNode
+from generator.fleet import FleetNode, where
 from generator.model import Node
 from generator.load import Document
-from generator.pxe import (BootEntry, PxeError, StaticAddress, check_settings, checked_entry,
-                           machine_files, shared_files)
+from generator.pxe import BootEntry, PxeError, StaticAddress, check_settings, checked_entry, shared_files
 
 # the field a PxeError message names -> the profile key that sets it
 PROFILE_KEYS = {
@@ -28,7 +27,8 @@ PROFILE_KEYS = {
     "static.interface": ("network", "device"), "static.prefix": ("network", "address"),
     "proxy_subnet": ("pxe", "proxy_subnet"), "tftp_root": ("pxe", "tftp_root"),
 }
-KICKSTART_FOLDER = "http/ks"
+HTTP_FOLDER = "http"  # served at pxe.http_url
+KICKSTART_FOLDER = f"{HTTP_FOLDER}/ks"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ def boot_entry(node: Node, name: str) -> BootEntry:
         static = StaticAddress(address=str(address.ip), prefix=address.network.prefixlen, interface=interface,
                                gateway=node.network.gateway or None, nameservers=node.network.nameservers)
     return BootEntry(hostname=node.hostname, mac=node.network.mac,
-                     kickstart_url=f"{node.pxe.http_url.rstrip('/')}/ks/{name}.ks",  # http/ served there
+                     kickstart_url=f"{node.pxe.http_url.rstrip('/')}/"  # where HTTP_FOLDER is served
+                                   f"{kickstart_path(name).removeprefix(HTTP_FOLDER + '/')}",
                      install_url=node.os.install_url, kernel=node.pxe.kernel, initrd=node.pxe.initrd,
                      static=static, extra_args=node.pxe.kernel_args)
 
@@ -99,22 +100,18 @@ def pxe_problem(doc: Document, hostname: str, error: PxeError) -> Problem:
     return doc.problem(("pxe",), message)
 
 
-def pxe_facts(doc: Document, node: Node, name: str) -> tuple[PxeFacts, list[Problem]]:
-    """The node's PXE facts, and its problems with PXE values (each checked alone, reported at its line)."""
+def pxe_facts(doc: Document, node: Node, name: str) -> tuple[PxeFacts, BootEntry | None, list[Problem]]:
+    """The node's PXE facts, its checked boot entry (for pxe.machine_files; None when it gets no PXE files), and
+    its problems with PXE values (each checked alone, reported at its line)."""
     missing = _missing(node)
     if missing:
-        return PxeFacts(tuple(missing)), []
+        return PxeFacts(tuple(missing)), None, []
     try:
         check_settings(node.pxe.proxy_subnet, node.pxe.tftp_root)
-        checked_entry(boot_entry(node, name))
+        entry = checked_entry(boot_entry(node, name))
     except PxeError as error:
-        return PxeFacts(), [pxe_problem(doc, node.hostname, error)]
-    return PxeFacts((), node.pxe.proxy_subnet, node.pxe.tftp_root, (node.pxe.kernel, node.pxe.initrd)), []
-
-
-def machine_files_of(node: Node, name: str) -> dict[str, str]:
-    """The PXE files of a node whose pxe_facts lack nothing."""
-    return machine_files(checked_entry(boot_entry(node, name)))
+        return PxeFacts(), None, [pxe_problem(doc, node.hostname, error)]
+    return PxeFacts((), node.pxe.proxy_subnet, node.pxe.tftp_root, (node.pxe.kernel, node.pxe.initrd)), entry, []
 
 
 def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts | None]]) -> tuple[PxePlan, list[Problem]]:
@@ -136,15 +133,14 @@ def plan_pxe(members: list[tuple[FleetNode, str, PxeFacts | None]]) -> tuple[Pxe
         for key, value, ours in (("proxy_subnet", facts.proxy_subnet, plan.proxy_subnet),
                                  ("tftp_root", facts.tftp_root, plan.tftp_root)):
             if value != ours:
-                file, line = first.doc.locate(("pxe", key))
                 problems.append(member.doc.problem(("pxe", key), (
-                    f"{value} differs from {first.hostname}'s {ours} ({file}:{line}): one build makes one PXE "
-                    f"tree with one {key}; build these nodes into another folder")))
+                    f"{value} differs from {first.hostname}'s {ours} ({where(first.doc, 'pxe', key)}): one build "
+                    f"makes one PXE tree with one {key}; build these nodes into another folder")))
         other = by_hostname.setdefault(member.hostname, member)
         if other.cluster != member.cluster:  # (within one cluster, fleet_problems reports it)
-            file, line = other.doc.locate(("hostname",))
             problems.append(member.doc.problem(("hostname",), (
-                f"{member.hostname} is also the host name of a node of cluster {other.cluster} ({file}:{line}) "
+                f"{member.hostname} is also the host name of a node of cluster {other.cluster} "
+                f"({where(other.doc, 'hostname')}) "
                 f"that this PXE tree boots on {plan.proxy_subnet}: the installer's ip= and DHCP would give both "
                 f"one name; rename one, or build the clusters into separate folders")))
         plan.owners[member.mac] = name

@@ -53,11 +53,17 @@ def libyaml_twin(dumper: type[yaml.SafeDumper]) -> type | None:
                                                  "yaml_multi_representers": dict(dumper.yaml_multi_representers)})
 
 
+# the options simple_block writes the same text under (width and allow_unicode do not touch its words and
+# literal blocks of ASCII); any other (indent, explicit_start, ...) leaves the dump to PyYAML
+_SIMPLE_OPTIONS = {"sort_keys", "default_flow_style", "width", "allow_unicode"}
+
+
 def dump(data, dumper: type[yaml.SafeDumper], twin: type | None, text: re.Pattern, *, literal: bool = False,
          **options) -> str:
     """yaml.dump(data, Dumper=dumper, **options): written by simple_block (in block style, keys in order) or by
     libyaml (`twin`) where either gives the same text. literal: `dumper` writes multi-line text as `|` blocks."""
-    if options.get("sort_keys") is False and options.get("default_flow_style") is False:
+    if (options.get("sort_keys") is False and options.get("default_flow_style") is False
+            and set(options) <= _SIMPLE_OPTIONS):
         simple = simple_block(data, literal)
         if simple is not None:
             return simple
@@ -171,19 +177,21 @@ def _scalar(value, indent: int, literal: bool) -> str | None:
 
 
 def _block(value, column: int, literal: bool, after: str) -> str | None:
-    """`value` written after `after` (a `key:` or a `- `) whose own line starts at `column`."""
-    if isinstance(value, dict) and value:
+    """`value` written after `after` (a `key:` or a `- `) whose own line starts at `column`. Only plain dicts
+    and lists: PyYAML's safe dumper refuses their subclasses, so such data is left to it."""
+    kind = type(value)
+    if kind is dict and value:
         if after.endswith(":"):
             body = _mapping(value, column + 2, literal)
             return None if body is None else after + "\n" + body
         return _mapping(value, column + 2, literal, first=after + " ")
-    if isinstance(value, list) and value:
+    if kind is list and value:
         if after.endswith(":"):  # a list under a key is not indented (PyYAML's indentless sequence)
             body = _sequence(value, column, literal)
             return None if body is None else after + "\n" + body
         return _sequence(value, column + 2, literal, first=after + " ")
-    if isinstance(value, (dict, list)):
-        return f"{after} {'{}' if isinstance(value, dict) else '[]'}\n"
+    if kind is dict or kind is list:
+        return f"{after} {'{}' if kind is dict else '[]'}\n"
     text = _scalar(value, column + 2, literal)
     return None if text is None else f"{after} {text}"
 
@@ -221,8 +229,8 @@ def simple_block(data, literal: bool) -> str | None:
         _frozen(data, set())
     except ValueError:  # a mapping or list held twice: PyYAML ties them with an anchor
         return None
-    if isinstance(data, dict) and data:
+    if type(data) is dict and data:
         return _mapping(data, 0, literal)
-    if isinstance(data, list) and data:
+    if type(data) is list and data:
         return _sequence(data, 0, literal)
     return None

@@ -331,12 +331,15 @@ def test_one_pxe_tree_boots_each_host_name_once(write_profile, tmp_path):
                           and "that this PXE tree boots on 192.168.124.0/24" in l for l in errors), result.stderr
 
 
+def _worker(write_profile, path: str, hostname: str) -> None:
+    """A worker profile at `path`, with the example settings beside it as the cluster.yaml it extends."""
+    write_profile(f"{path.rsplit('/', 1)[0]}/cluster.yaml", (ROOT / "profiles/cluster.yaml").read_text())
+    write_profile(path, f"extends: cluster.yaml\nrole: worker\nhostname: {hostname}\n")
+
+
 def test_a_node_whose_artifact_would_be_another_nodes_folder(write_profile, tmp_path):
-    settings = (ROOT / "profiles/cluster.yaml").read_text()
-    write_profile("r1/cluster.yaml", settings)
-    write_profile("r1/site.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w1\n")
-    write_profile("r2/site.ks/sub/cluster.yaml", settings)
-    write_profile("r2/site.ks/sub/w.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w9\n")
+    _worker(write_profile, "r1/site.yaml", "w1")
+    _worker(write_profile, "r2/site.ks/sub/w.yaml", "w9")
     result = gen_in_process("build", str(tmp_path / "r1"), str(tmp_path / "r2"), "-o", str(tmp_path / "out"),
                             "--secrets-dir", str(tmp_path / "state"))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
@@ -346,11 +349,8 @@ def test_a_node_whose_artifact_would_be_another_nodes_folder(write_profile, tmp_
 
 def test_a_folder_named_like_an_artifact_this_build_does_not_write(write_profile, tmp_path):
     """master-cidata.iso/ is a name only --media would write: without it, both build."""
-    settings = (ROOT / "profiles/cluster.yaml").read_text()
-    write_profile("site/cluster.yaml", settings)
-    write_profile("site/master.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w1\n")
-    write_profile("site/master-cidata.iso/cluster.yaml", settings)
-    write_profile("site/master-cidata.iso/w.yaml", "extends: cluster.yaml\nrole: worker\nhostname: w9\n")
+    _worker(write_profile, "site/master.yaml", "w1")
+    _worker(write_profile, "site/master-cidata.iso/w.yaml", "w9")
     result = gen_in_process("build", str(tmp_path / "site"), "-o", str(tmp_path / "out"), "--secrets-dir",
                             str(tmp_path / "state"))
     assert result.returncode == 0, result.stderr

@@ -151,6 +151,17 @@ def test_simple_data_is_written_as_pyyaml_writes_it(literal, dumper, options):
     assert taken > 200  # the generated data reaches the simple writer, not only the refusals
 
 
+def test_options_and_types_the_simple_writer_does_not_know_are_left_to_pyyaml():
+    data = {"a": {"b": "c"}, "d": ["e"]}
+    for options in ({"indent": 4}, {"explicit_start": True}):
+        options.update(sort_keys=False, default_flow_style=False)
+        assert yamldump.dump(data, yaml.SafeDumper, None, yamldump.WORD, **options) == yaml.safe_dump(data, **options)
+    from collections import OrderedDict
+    with pytest.raises(yaml.representer.RepresenterError):  # as yaml.safe_dump refuses a dict's subclass
+        yamldump.dump({"a": OrderedDict(b="c")}, yaml.SafeDumper, None, yamldump.WORD, sort_keys=False,
+                      default_flow_style=False)
+
+
 def test_a_fleet_nodes_own_parts_are_simple(tmp_path):
     """The parts a fleet's nodes do not share go through simple_block (the point of it): the host name, the
     node-name file, the kubeadm config file and the network-config of a worker listed in a CSV file."""
